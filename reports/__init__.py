@@ -1,0 +1,1 @@
+"""Reports (JSON, HTML, CSV, JUnit, Prometheus) and the audit history."""

@@ -1,0 +1,1 @@
+"""The rules: one per module, an explicit registry, pure functions over observations."""

@@ -1,0 +1,96 @@
+"""The explicit rule registry and the evaluator.
+
+Adding a rule: write rules/csNNN_<topic>.py exposing RULE, then add its module name to
+RULE_MODULES below. Ids are never reused; a test checks that every rule is registered and
+fully documented.
+"""
+
+from __future__ import annotations
+
+import importlib
+import traceback
+from collections.abc import Iterable, Sequence
+from functools import cache
+
+from camscan.model import AuditContext, Finding, Observation, Rule, Severity, Violation
+
+# Sorted by id. Each entry is a module in this package that defines RULE.
+RULE_MODULES: tuple[str, ...] = (
+)
+
+INTERNAL_ERROR_RULE_ID = "CS000"
+
+
+@cache
+def all_rules() -> tuple[Rule, ...]:
+    rules = tuple(
+        importlib.import_module(f"camscan.rules.{module}").RULE for module in RULE_MODULES
+    )
+    return tuple(sorted(rules, key=lambda r: r.id))
+
+
+def get_rule(rule_id: str) -> Rule | None:
+    wanted = rule_id.strip().upper()
+    return next((r for r in all_rules() if r.id == wanted), None)
+
+
+def _finding(rule: Rule, obs_endpoint: object, violation: Violation) -> Finding:
+    from camscan.model import Endpoint
+
+    assert isinstance(obs_endpoint, Endpoint)
+    return Finding(
+        rule_id=rule.id,
+        severity=violation.severity or rule.severity,
+        endpoint=obs_endpoint,
+        title=rule.title,
+        message=violation.message,
+        evidence=dict(violation.evidence),
+        remediation=rule.remediation,
+    )
+
+
+def _crash_finding(rule: Rule, endpoint: object, exc: BaseException) -> Finding:
+    """A rule that raises on a strange certificate becomes a finding; the audit goes on."""
+    from camscan.model import Endpoint
+
+    assert isinstance(endpoint, Endpoint)
+    return Finding(
+        rule_id=INTERNAL_ERROR_RULE_ID,
+        severity=Severity.WARNING,
+        endpoint=endpoint,
+        title="A rule could not evaluate this certificate",
+        message=f"rule {rule.id} failed on this endpoint: {type(exc).__name__}: {exc}",
+        evidence={
+            "rule_id": rule.id,
+            "exception": type(exc).__name__,
+            "where": "".join(traceback.format_tb(exc.__traceback__, limit=-1)).strip(),
+        },
+        remediation="Report this to the camscan developers with the certificate (it is public).",
+    )
+
+
+def evaluate(
+    observations: Sequence[Observation],
+    ctx: AuditContext,
+    rules: Iterable[Rule] | None = None,
+) -> list[Finding]:
+    """Run every applicable rule on every observation; return all findings, deterministically sorted."""
+    selected = tuple(rules) if rules is not None else all_rules()
+    findings: list[Finding] = []
+    for rule in selected:
+        if rule.check is not None:
+            for obs in observations:
+                try:
+                    findings.extend(_finding(rule, obs.endpoint, v) for v in rule.check(obs, ctx))
+                except Exception as exc:  # noqa: BLE001 - any rule bug becomes data
+                    findings.append(_crash_finding(rule, obs.endpoint, exc))
+        elif rule.check_fleet is not None:
+            try:
+                findings.extend(
+                    _finding(rule, endpoint, v) for endpoint, v in rule.check_fleet(observations, ctx)
+                )
+            except Exception as exc:  # noqa: BLE001
+                for obs in observations:
+                    findings.append(_crash_finding(rule, obs.endpoint, exc))
+    findings.sort(key=lambda f: (f.endpoint.sort_key, -f.severity.rank, f.rule_id, f.message))
+    return findings

@@ -1,0 +1,1 @@
+"""Network edge: target parsing, the trio sweep, the TLS and HTTP probes."""

@@ -1,0 +1,244 @@
+"""The plain data that flows through camscan: endpoints, observations, failures, findings.
+
+Everything here is frozen and free of I/O, so the scanner (which produces observations),
+the rules (which judge them) and the reports (which render them) can be tested apart.
+Imports point one way: model <- scanner; model <- rules <- reports.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import ipaddress
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+SCHEMA_VERSION = "1.0"
+
+
+class Severity(enum.StrEnum):
+    """How bad a finding is. Ordered: ERROR > WARNING > NOTICE."""
+
+    NOTICE = "notice"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return {"notice": 1, "warning": 2, "error": 3}[self.value]
+
+    def at_least(self, other: Severity) -> bool:
+        return self.rank >= other.rank
+
+
+@dataclass(frozen=True, order=True)
+class Endpoint:
+    """One TCP endpoint to probe. `server_name` is the SNI / name to match (None for IP targets)."""
+
+    address: str
+    port: int
+    server_name: str | None = None
+
+    @property
+    def ip(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        return ipaddress.ip_address(self.address)
+
+    @property
+    def sort_key(self) -> tuple[int, int, int, str]:
+        ip = self.ip
+        return (ip.version, int(ip), self.port, self.server_name or "")
+
+    def __str__(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        label = f"{host}:{self.port}"
+        return f"{self.server_name} ({label})" if self.server_name else label
+
+
+class FailureKind(enum.StrEnum):
+    """The closed set of ways a probe can end without an observation."""
+
+    REFUSED = "refused"  # TCP RST to our SYN: nothing listens
+    TIMEOUT = "timeout"  # connect or handshake did not finish within its timeout
+    UNREACHABLE = "unreachable"  # no route / host unreachable / network down
+    RESET = "reset"  # connection reset or closed during the handshake
+    NOT_TLS = "not_tls"  # the peer answered, but not with TLS
+    HANDSHAKE_FAILED = "handshake_failed"  # TLS alert / no common protocol or cipher
+    NAME_RESOLUTION = "name_resolution"  # a host-name target did not resolve
+    ERROR = "error"  # any other OS error (detail says which)
+
+
+class ProbeStage(enum.StrEnum):
+    RESOLVE = "resolve"
+    CONNECT = "connect"
+    HANDSHAKE = "handshake"
+
+
+@dataclass(frozen=True)
+class ProbeFailure:
+    endpoint: Endpoint
+    stage: ProbeStage
+    kind: FailureKind
+    detail: str
+    observed_at: datetime
+
+
+@dataclass(frozen=True)
+class HTTPFacts:
+    """What one small HTTP request after the handshake told us. All device-controlled text."""
+
+    status: int | None
+    server: str | None
+    date: str | None  # the raw Date header, as sent
+    device_time: datetime | None  # Date parsed, UTC; None if absent or unparseable
+    www_authenticate: str | None = None
+
+
+@dataclass(frozen=True)
+class DeviceIdentity:
+    """Facts that identify a physical device across addresses (from the device API or L2)."""
+
+    mac: str | None = None
+    serial: str | None = None
+    vendor: str | None = None
+    model: str | None = None
+    firmware: str | None = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one HTTPS endpoint presented, recorded permissively: judged later by the rules."""
+
+    endpoint: Endpoint
+    chain_der: tuple[bytes, ...]  # as sent, leaf first
+    tls_version: str  # e.g. "TLSv1.3"
+    cipher: str
+    observed_at: datetime  # UTC, when the handshake completed
+    http: HTTPFacts | None = None
+    identity: DeviceIdentity = field(default_factory=DeviceIdentity)
+    # Legacy protocol versions the endpoint accepted ("TLSv1.0", "TLSv1.1");
+    # None means camscan did not probe for them (so rules must not judge).
+    legacy_versions: tuple[str, ...] | None = None
+
+    @cached_property
+    def chain(self) -> tuple[x509.Certificate, ...]:
+        from cryptography import x509
+
+        return tuple(x509.load_der_x509_certificate(der) for der in self.chain_der)
+
+    @property
+    def leaf(self) -> x509.Certificate:
+        return self.chain[0]
+
+    @property
+    def leaf_sha256(self) -> str:
+        return hashlib.sha256(self.chain_der[0]).hexdigest()
+
+
+ProbeResult = Observation | ProbeFailure
+
+
+@dataclass(frozen=True)
+class Violation:
+    """What a rule's check yields: the message and the evidence that proves it."""
+
+    message: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    # Some rules pick a severity per case (e.g. expired leaf vs expiring soon).
+    severity: Severity | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    severity: Severity
+    endpoint: Endpoint
+    title: str
+    message: str
+    evidence: Mapping[str, Any]
+    remediation: str
+
+
+@dataclass(frozen=True)
+class HistoryFact:
+    """One earlier sighting of a device in the audit history (fed to the stale-certificate rule)."""
+
+    endpoint: Endpoint
+    seen_at: datetime
+    leaf_sha256: str
+    spki_sha256: str
+    mac: str | None = None
+    serial: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """Everything a rule may consult besides the observation itself. No I/O behind it."""
+
+    now: datetime  # the audit clock (UTC); --as-of overrides it
+    expiry_warn_days: int = 30
+    max_validity_days: int = 398
+    clock_skew_warn_seconds: int = 300
+    trust: Any = None  # camscan.rules.trust.TrustConfig, opaque to the model
+    history: Sequence[HistoryFact] = ()
+    # Per-run cache the rules share (e.g. one chain verdict per observation).
+    cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+ObservationCheck = Callable[[Observation, AuditContext], Iterator[Violation]]
+FleetCheck = Callable[[Sequence[Observation], AuditContext], Iterator[tuple[Endpoint, Violation]]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule's identity and documentation. Exactly one of `check` or `check_fleet` is set."""
+
+    id: str  # "CS" + 3 digits, never reused
+    title: str
+    severity: Severity
+    citation: str
+    rationale: str
+    remediation: str
+    doc: str
+    check: ObservationCheck | None = None
+    check_fleet: FleetCheck | None = None
+
+    def __post_init__(self) -> None:
+        if (self.check is None) == (self.check_fleet is None):
+            raise ValueError(f"{self.id}: exactly one of check/check_fleet must be set")
+
+
+@dataclass(frozen=True)
+class ScanParameters:
+    targets: tuple[str, ...]
+    ports: tuple[int, ...]
+    excluded: tuple[str, ...] = ()
+    concurrency: int = 256
+    per_host: int = 2
+    rate: float | None = None
+    connect_timeout: float = 3.0
+    handshake_timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    parameters: ScanParameters
+    started_at: datetime
+    finished_at: datetime
+    observations: tuple[Observation, ...]
+    failures: tuple[ProbeFailure, ...]
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    scan: ScanResult
+    findings: tuple[Finding, ...]
+    as_of: datetime
+
+    def findings_for(self, endpoint: Endpoint) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.endpoint == endpoint)

@@ -1,0 +1,1 @@
+"""Shared pytest configuration. Fixtures specific to an area live in that area's test modules."""
