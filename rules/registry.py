@@ -82,14 +82,14 @@ def evaluate(
             for obs in observations:
                 try:
                     findings.extend(_finding(rule, obs.endpoint, v) for v in rule.check(obs, ctx))
-                except Exception as exc:  # noqa: BLE001 - any rule bug becomes data
+                except Exception as exc:
                     findings.append(_crash_finding(rule, obs.endpoint, exc))
         elif rule.check_fleet is not None:
             try:
                 findings.extend(
                     _finding(rule, endpoint, v) for endpoint, v in rule.check_fleet(observations, ctx)
                 )
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 for obs in observations:
                     findings.append(_crash_finding(rule, obs.endpoint, exc))
     findings.sort(key=lambda f: (f.endpoint.sort_key, -f.severity.rank, f.rule_id, f.message))

@@ -25,5 +25,5 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q -e '.[test]'
 
 .venv/bin/ruff check .
-.venv/bin/mypy
+./scripts/typecheck.sh
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
