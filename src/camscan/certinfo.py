@@ -1,0 +1,152 @@
+"""Plain facts about one certificate, for tables, reports and rule evidence.
+
+Every string here comes from the device and is hostile: callers escape it for HTML and
+sanitize it for terminals (camscan.termtext.sanitize). Nothing here raises on a strange
+certificate: an unparseable extension becomes an "error" entry instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.x509.oid import NameOID
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def cert_der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def cert_pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def spki_der(cert: x509.Certificate) -> bytes:
+    return cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def cert_sha256(cert: x509.Certificate) -> str:
+    return sha256_hex(cert_der(cert))
+
+
+def spki_sha256(cert: x509.Certificate) -> str:
+    """Fingerprint of the public key: the same key on two devices means a shared factory key."""
+    return sha256_hex(spki_der(cert))
+
+
+def key_description(cert: x509.Certificate) -> tuple[str, int | None]:
+    """("RSA", 2048), ("EC", 256), ("Ed25519", 256), or ("unknown", None)."""
+    try:
+        key = cert.public_key()
+    except Exception:
+        return ("unknown", None)
+    if isinstance(key, rsa.RSAPublicKey):
+        return ("RSA", key.key_size)
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return ("EC", key.curve.key_size)
+    if isinstance(key, dsa.DSAPublicKey):
+        return ("DSA", key.key_size)
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return ("Ed25519", 256)
+    if isinstance(key, ed448.Ed448PublicKey):
+        return ("Ed448", 456)
+    return ("unknown", None)
+
+
+def common_names(cert: x509.Certificate) -> list[str]:
+    return [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+
+
+def subject_alt_names(cert: x509.Certificate) -> dict[str, list[str]]:
+    """{"dns": [...], "ip": [...], "other": [...]}; empty lists when the extension is absent."""
+    result: dict[str, list[str]] = {"dns": [], "ip": [], "other": []}
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return result
+    except Exception as exc:
+        result["other"].append(f"unparseable subjectAltName: {exc}")
+        return result
+    for entry in san:
+        if isinstance(entry, x509.DNSName):
+            result["dns"].append(entry.value)
+        elif isinstance(entry, x509.IPAddress):
+            result["ip"].append(str(entry.value))
+        else:
+            result["other"].append(f"{type(entry).__name__}:{entry.value}")
+    return result
+
+
+def has_san_extension(cert: x509.Certificate) -> bool:
+    try:
+        cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return False
+    except Exception:
+        return True
+    return True
+
+
+def signature_hash_name(cert: x509.Certificate) -> str | None:
+    """"sha256", "sha1", "md5"...; None for algorithms without a separate hash (Ed25519)."""
+    try:
+        algorithm = cert.signature_hash_algorithm
+    except Exception:
+        return "unknown"
+    return algorithm.name if algorithm is not None else None
+
+
+def signature_algorithm_name(cert: x509.Certificate) -> str:
+    oid = cert.signature_algorithm_oid
+    return getattr(oid, "_name", None) or oid.dotted_string
+
+
+def is_self_issued(cert: x509.Certificate) -> bool:
+    return cert.issuer == cert.subject
+
+
+def is_self_signed(cert: x509.Certificate) -> bool:
+    """Self-issued and its own key verifies its signature (checked cryptographically)."""
+    if not is_self_issued(cert):
+        return False
+    try:
+        cert.verify_directly_issued_by(cert)
+    except Exception:
+        return False
+    return True
+
+
+def utc(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def describe(cert: x509.Certificate) -> dict[str, Any]:
+    """The parsed fields every report shows, JSON-ready (strings, ints, lists)."""
+    key_type, key_bits = key_description(cert)
+    return {
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "common_names": common_names(cert),
+        "subject_alt_names": subject_alt_names(cert),
+        "serial_number": format(cert.serial_number, "x"),
+        "version": cert.version.name,
+        "not_before": utc(cert.not_valid_before_utc),
+        "not_after": utc(cert.not_valid_after_utc),
+        "key_type": key_type,
+        "key_bits": key_bits,
+        "signature_algorithm": signature_algorithm_name(cert),
+        "signature_hash": signature_hash_name(cert),
+        "self_issued": is_self_issued(cert),
+        "sha256": cert_sha256(cert),
+        "spki_sha256": spki_sha256(cert),
+    }

@@ -1,0 +1,1 @@
+"""Test support shared across areas: real TLS servers on loopback, certificate fixtures."""
