@@ -1,0 +1,219 @@
+"""The report options every judging command shares: --html, --jsonl, --csv, --junit,
+--prometheus and --fail-on, and the functions that honour them.
+
+Usage from a command (scan, audit, demo):
+
+    reports.options.add_arguments(parser)
+    ...
+    stream = reports.options.jsonl_callback(args, ctx)   # None unless --jsonl was given
+    scan = await run_scan(endpoints, sweep, params, on_result=stream)
+    audit = await judge(scan, ctx)
+    written = reports.options.write_reports(audit, args)  # also finishes the --jsonl stream
+    return reports.options.exit_code(audit, args)
+
+Every file is written atomically (temporary file beside it, fsync, rename): a crash never
+leaves half a report over the previous one. "-" writes a format to stdout (one format only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from camscan.atomic import write_bytes_atomic, write_text_atomic
+from camscan.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from camscan.model import AuditContext, AuditResult, ProbeResult, Severity
+
+FORMATS: tuple[str, ...] = ("html", "jsonl", "csv", "junit", "prometheus")
+FAIL_ON_CHOICES: tuple[str, ...] = ("error", "warning", "notice", "none")
+
+# Where jsonl_callback leaves its stream for write_reports to finish (on the args namespace,
+# so the four-function contract needs no extra object passed around).
+_STREAM_ATTR = "_camscan_jsonl_stream"
+
+
+def _output_path(flag: str) -> Callable[[str], str]:
+    """argparse type: "-" or a file whose directory exists and is writable (checked before the scan)."""
+
+    def check(value: str) -> str:
+        if value == "-":
+            return value
+        if not value or value.endswith(os.sep):
+            raise argparse.ArgumentTypeError(f"{flag} {value!r}: not a file name")
+        path = Path(value)
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(f"{flag} {value!r}: is a directory")
+        directory = path.parent if str(path.parent) else Path(".")
+        if not directory.is_dir():
+            raise argparse.ArgumentTypeError(
+                f"{flag} {value!r}: directory {str(directory)!r} does not exist"
+            )
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise argparse.ArgumentTypeError(
+                f"{flag} {value!r}: directory {str(directory)!r} is not writable"
+            )
+        return value
+
+    return check
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "reports",
+        "Write the audit in more formats (each file atomically; '-' for stdout, one format only).",
+    )
+    group.add_argument(
+        "--html", metavar="FILE", type=_output_path("--html"),
+        help="self-contained HTML report (summary, 90-day expiry timeline, devices, findings)",
+    )
+    group.add_argument(
+        "--jsonl", metavar="FILE", type=_output_path("--jsonl"),
+        help="JSON Lines: one object per endpoint as it completes, then a summary object",
+    )
+    group.add_argument(
+        "--csv", metavar="FILE", type=_output_path("--csv"),
+        help="CSV, one row per finding (cells that look like formulas are neutralised)",
+    )
+    group.add_argument(
+        "--junit", metavar="FILE", type=_output_path("--junit"),
+        help="JUnit XML for CI: a test case per endpoint, a failure per error/warning finding",
+    )
+    group.add_argument(
+        "--prometheus", metavar="FILE", type=_output_path("--prometheus"),
+        help="Prometheus text for node_exporter's textfile collector (name it *.prom)",
+    )
+    group.add_argument(
+        "--fail-on", metavar="SEVERITY", choices=FAIL_ON_CHOICES, default="none",
+        help="exit 1 when a finding at or above SEVERITY exists: error, warning, notice or "
+        "none (default: none)",
+    )
+
+
+def _targets(args: argparse.Namespace) -> dict[str, str]:
+    targets = {name: getattr(args, name, None) for name in FORMATS}
+    chosen = {name: value for name, value in targets.items() if value}
+    to_stdout = [name for name, value in chosen.items() if value == "-"]
+    if len(to_stdout) > 1:
+        flags = ", ".join(f"--{name} -" for name in to_stdout)
+        raise UsageError(f"only one report can go to stdout, got {flags}")
+    paths = [os.path.realpath(v) for v in chosen.values() if v != "-"]
+    if len(paths) != len(set(paths)):
+        raise UsageError("two report formats name the same file: " + ", ".join(sorted(chosen.values())))
+    return chosen
+
+
+def writes_stdout(args: argparse.Namespace) -> bool:
+    """True when a report goes to stdout, so the command should keep its own table off it."""
+    return any(getattr(args, name, None) == "-" for name in FORMATS)
+
+
+def jsonl_callback(
+    args: argparse.Namespace, ctx: AuditContext | None = None
+) -> Callable[[ProbeResult], None] | None:
+    """The scan's on_result callback for --jsonl (None without it). Pass the audit's context so
+    each endpoint's line carries its per-endpoint findings; without one, findings come only in
+    the summary line. write_reports(audit, args) finishes the stream."""
+    from camscan.reports.jsonl_report import JsonlStream, per_endpoint_judge
+
+    _targets(args)
+    target = getattr(args, "jsonl", None)
+    if not target:
+        return None
+    existing = getattr(args, _STREAM_ATTR, None)
+    if existing is not None:
+        existing.abort()
+    stream = JsonlStream(target, per_endpoint_judge(ctx) if ctx is not None else None)
+    setattr(args, _STREAM_ATTR, stream)
+    return stream
+
+
+def abort_stream(args: argparse.Namespace) -> None:
+    """Drop an unfinished --jsonl stream (the run failed): the previous file stays."""
+    stream = getattr(args, _STREAM_ATTR, None)
+    if stream is not None:
+        stream.abort()
+        setattr(args, _STREAM_ATTR, None)
+
+
+def _write(target: str, data: str | bytes) -> None:
+    if target == "-":
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+        else:
+            sys.stdout.write(data)
+        sys.stdout.flush()
+        return
+    try:
+        if isinstance(data, bytes):
+            write_bytes_atomic(target, data)
+        else:
+            write_text_atomic(target, data)
+    except OSError as exc:
+        from camscan.errors import CamscanError
+
+        raise CamscanError(f"cannot write report {target}: {exc.strerror or exc}") from exc
+
+
+def write_reports(audit: AuditResult, args: argparse.Namespace) -> list[str]:
+    """Render and write every report format the user asked for; return the targets written."""
+    targets = _targets(args)
+    written: list[str] = []
+    renderers: dict[str, Callable[[], str | bytes]] = {}
+    if "html" in targets:
+        from camscan.reports.html_report import render_html
+
+        warn_days = int(getattr(args, "expiry_warn", None) or 30)
+        renderers["html"] = lambda: render_html(audit, expiry_warn_days=warn_days)
+    if "csv" in targets:
+        from camscan.reports.csv_report import render_csv
+
+        renderers["csv"] = lambda: render_csv(audit)
+    if "junit" in targets:
+        from camscan.reports.junit_report import render_junit
+
+        renderers["junit"] = lambda: render_junit(audit)
+    if "prometheus" in targets:
+        from camscan.reports.prometheus_report import render_prometheus
+
+        renderers["prometheus"] = lambda: render_prometheus(audit)
+
+    if "jsonl" in targets:
+        stream: Any = getattr(args, _STREAM_ATTR, None)
+        if stream is None:
+            from camscan.reports.jsonl_report import render_jsonl
+
+            _write(targets["jsonl"], render_jsonl(audit))
+        else:
+            stream.finish(audit)
+            setattr(args, _STREAM_ATTR, None)
+        written.append(targets["jsonl"])
+    for name, render in renderers.items():
+        _write(targets[name], render())
+        written.append(targets[name])
+    return written
+
+
+def fail_on(args: argparse.Namespace) -> Severity | None:
+    value = getattr(args, "fail_on", None) or "none"
+    if value == "none":
+        return None
+    try:
+        return Severity(value)
+    except ValueError:
+        raise UsageError(
+            f"--fail-on {value!r}: expected one of {', '.join(FAIL_ON_CHOICES)}"
+        ) from None
+
+
+def exit_code(audit: AuditResult, args: argparse.Namespace) -> int:
+    """EXIT_FINDINGS (1) when a finding at or above --fail-on exists, else EXIT_OK."""
+    threshold = fail_on(args)
+    if threshold is None:
+        return EXIT_OK
+    if any(f.severity.at_least(threshold) for f in audit.findings):
+        return EXIT_FINDINGS
+    return EXIT_OK
