@@ -1,0 +1,131 @@
+"""Terminal output of a scan: a progress bar on stderr, then a table of HTTPS endpoints.
+
+All device-controlled text goes through camscan.termtext.sanitize before it reaches the
+terminal, and rich markup is never interpreted in it (rich.text.Text, not markup strings).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+from camscan.model import AuditResult, Observation, ProbeResult
+from camscan.termtext import sanitize
+
+_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "notice": "cyan"}
+
+
+def _console(file: IO[str]) -> Any:
+    from rich.console import Console
+
+    # Off a terminal (a pipe, a file) keep long rows whole instead of wrapping them at 80.
+    width = None if file.isatty() else 200
+    return Console(file=file, width=width, highlight=False, soft_wrap=False)
+
+
+@contextmanager
+def progress_bar(total: int, *, enabled: bool) -> Iterator[Callable[[ProbeResult], None]]:
+    """Yield a per-result callback that advances a bar on stderr (a no-op when disabled)."""
+    if not enabled or not sys.stderr.isatty() or total <= 0:
+        yield lambda _result: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    found = 0
+    with Progress(
+        TextColumn("scanning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[https]} HTTPS"),
+        TimeElapsedColumn(),
+        console=_console(sys.stderr),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("scan", total=total, https=0)
+
+        def advance(result: ProbeResult) -> None:
+            nonlocal found
+            if isinstance(result, Observation):
+                found += 1
+            progress.update(task, advance=1, https=found)
+
+        yield advance
+
+
+def _row(obs: Observation) -> list[str]:
+    from camscan.certinfo import describe
+
+    try:
+        leaf = describe(obs.leaf)
+    except Exception as exc:
+        return [obs.endpoint.address, str(obs.endpoint.port), f"(unparseable: {type(exc).__name__})",
+                "", "", "", "", obs.tls_version]
+    sans = leaf["subject_alt_names"]
+    san_text = ", ".join([*sans["dns"], *(f"IP:{ip}" for ip in sans["ip"])]) or "-"
+    key = f"{leaf['key_type']} {leaf['key_bits']}" if leaf["key_bits"] else leaf["key_type"]
+    return [
+        obs.endpoint.address,
+        str(obs.endpoint.port),
+        leaf["subject"] or "-",
+        san_text,
+        leaf["issuer"] or "-",
+        leaf["not_after"][:10],
+        key,
+        obs.tls_version,
+    ]
+
+
+def render(audit: AuditResult, file: IO[str], *, show_failures: bool = False) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    console = _console(file)
+    scan = audit.scan
+    if scan.observations:
+        table = Table(title=f"HTTPS endpoints ({len(scan.observations)})", title_justify="left")
+        for column in ("address", "port", "subject", "SANs", "issuer", "not after", "key", "TLS"):
+            table.add_column(column, overflow="fold")
+        for obs in scan.observations:
+            name = f" ({obs.endpoint.server_name})" if obs.endpoint.server_name else ""
+            cells = _row(obs)
+            cells[0] += name
+            table.add_row(*(Text(sanitize(cell, max_len=120)) for cell in cells))
+        console.print(table)
+    else:
+        console.print("No HTTPS endpoint answered.")
+    if audit.findings:
+        findings = Table(title=f"Findings ({len(audit.findings)})", title_justify="left")
+        for column in ("endpoint", "rule", "severity", "message"):
+            findings.add_column(column, overflow="fold")
+        for finding in audit.findings:
+            severity = finding.severity.value
+            findings.add_row(
+                Text(sanitize(finding.endpoint)),
+                Text(finding.rule_id),
+                Text(severity, style=_SEVERITY_STYLE.get(severity, "")),
+                Text(sanitize(finding.message, max_len=300)),
+            )
+        console.print(findings)
+    if show_failures and scan.failures:
+        failures = Table(title=f"Failures ({len(scan.failures)})", title_justify="left")
+        for column in ("endpoint", "stage", "kind", "detail"):
+            failures.add_column(column, overflow="fold")
+        for failure in scan.failures:
+            failures.add_row(
+                Text(sanitize(failure.endpoint)), Text(failure.stage.value), Text(failure.kind.value),
+                Text(sanitize(failure.detail, max_len=200)),
+            )
+        console.print(failures)
+    kinds = Counter(f.kind.value for f in scan.failures)
+    summary = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+    elapsed = (scan.finished_at - scan.started_at).total_seconds()
+    console.print(
+        Text(
+            f"{len(scan.observations) + len(scan.failures)} endpoints in {elapsed:.1f}s: "
+            f"{len(scan.observations)} HTTPS, {len(scan.failures)} without ({summary or 'none'}); "
+            f"{len(audit.findings)} findings"
+        )
+    )

@@ -1,0 +1,253 @@
+"""The sweep: one nursery, a producer feeding a bounded channel, a fixed pool of workers.
+
+Limits: `concurrency` workers in all (so at most that many connections at once), at most
+`per_host` connections to any one address (cameras are fragile), an optional `rate` of new
+connections per second. Every endpoint ends as exactly one Observation or ProbeFailure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import socket
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+
+import trio
+from camscan.scanner.targets import TargetSet
+from camscan.scanner.tls_probe import ProbeSettings, probe
+
+from camscan.errors import UsageError
+from camscan.model import Endpoint, FailureKind, Observation, ProbeFailure, ProbeResult, ProbeStage
+
+ResultCallback = Callable[[ProbeResult], None]
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    concurrency: int = 256
+    per_host: int = 2
+    rate: float | None = None  # new connections per second, all hosts together
+    connect_timeout: float = 3.0
+    handshake_timeout: float = 5.0
+    http_facts: bool = True
+    legacy_probe: bool = False
+    http_timeout: float = 3.0
+    legacy_timeout: float = 3.0
+    resolve_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise UsageError(f"--concurrency must be at least 1 (got {self.concurrency})")
+        if self.per_host < 1:
+            raise UsageError(f"--per-host must be at least 1 (got {self.per_host})")
+        if self.rate is not None and not (self.rate > 0 and math.isfinite(self.rate)):
+            raise UsageError(f"--rate must be a positive number of connections per second (got {self.rate})")
+        for name in ("connect_timeout", "handshake_timeout", "http_timeout", "legacy_timeout"):
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):
+                flag = "--" + name.replace("_", "-")
+                raise UsageError(f"{flag} must be a positive number of seconds (got {value})")
+
+    @property
+    def probe_settings(self) -> ProbeSettings:
+        return ProbeSettings(
+            connect_timeout=self.connect_timeout,
+            handshake_timeout=self.handshake_timeout,
+            http_facts=self.http_facts,
+            http_timeout=self.http_timeout,
+        )
+
+    def replace(self, **changes: object) -> SweepOptions:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+class _HostLimits:
+    """One CapacityLimiter per address, dropped when idle so a /16 leaves nothing behind."""
+
+    def __init__(self, per_host: int) -> None:
+        self._per_host = per_host
+        self._limiters: dict[str, tuple[trio.CapacityLimiter, int]] = {}
+
+    async def acquire(self, address: str) -> trio.CapacityLimiter:
+        limiter, users = self._limiters.get(address, (None, 0))
+        if limiter is None:
+            limiter = trio.CapacityLimiter(self._per_host)
+        self._limiters[address] = (limiter, users + 1)
+        try:
+            await limiter.acquire()
+        except BaseException:
+            self._release_user(address)
+            raise
+        return limiter
+
+    def release(self, address: str, limiter: trio.CapacityLimiter) -> None:
+        limiter.release()
+        self._release_user(address)
+
+    def _release_user(self, address: str) -> None:
+        limiter, users = self._limiters[address]
+        if users <= 1:
+            del self._limiters[address]
+        else:
+            self._limiters[address] = (limiter, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._limiters)
+
+
+class _Pacer:
+    """At most `rate` new connections per second, spread evenly (no bursts)."""
+
+    def __init__(self, rate: float | None) -> None:
+        self._interval = 1.0 / rate if rate else 0.0
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        if not self._interval:
+            return
+        now = trio.current_time()
+        slot = max(now, self._next)
+        self._next = slot + self._interval
+        if slot > now:
+            await trio.sleep(slot - now)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def _resolve(name: str, port: int, timeout: float) -> list[str] | ProbeFailure:
+    try:
+        with trio.fail_after(timeout):
+            infos = await trio.socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+    except trio.TooSlowError:
+        detail = f"{name} did not resolve within {timeout:g}s"
+    except OSError as exc:  # socket.gaierror
+        detail = f"{name} does not resolve: {exc}"
+    else:
+        addresses: list[str] = []
+        for family, _type, _proto, _canon, sockaddr in infos:
+            if family in (socket.AF_INET, socket.AF_INET6):
+                address = str(sockaddr[0]).split("%", 1)[0]
+                if address not in addresses:
+                    addresses.append(address)
+        if addresses:
+            return addresses
+        detail = f"{name} resolved to no IP address"
+    # The endpoint has no address to show: the unspecified address marks "unresolved".
+    return ProbeFailure(
+        Endpoint("0.0.0.0", port, server_name=name),  # noqa: S104 - a marker, never contacted
+        ProbeStage.RESOLVE,
+        FailureKind.NAME_RESOLUTION,
+        detail,
+        _now(),
+    )
+
+
+async def expand(
+    endpoints: Iterable[Endpoint], options: SweepOptions
+) -> AsyncIterator[Endpoint | ProbeFailure]:
+    """Endpoints to probe; for a TargetSet also its host names, resolved (failures as data)."""
+    count = 0
+    for endpoint in endpoints:
+        yield endpoint
+        count += 1
+        if count % 512 == 0:
+            await trio.lowlevel.checkpoint()  # let workers run while a /16 is fed
+    if isinstance(endpoints, TargetSet):
+        seen: set[Endpoint] = set()
+        for host in endpoints.hostnames:
+            for port in host.ports:
+                if endpoints.exclusions.excludes_name(host.name, port):
+                    continue
+                resolved = await _resolve(host.name, port, options.resolve_timeout)
+                if isinstance(resolved, ProbeFailure):
+                    yield resolved
+                    continue
+                for address in resolved:
+                    endpoint = Endpoint(address, port, server_name=host.name)
+                    if endpoint not in seen and not endpoints.exclusions.excludes(endpoint):
+                        seen.add(endpoint)
+                        yield endpoint
+
+
+async def sweep(
+    endpoints: Iterable[Endpoint],
+    options: SweepOptions,
+    *,
+    on_result: ResultCallback | None = None,
+) -> tuple[list[Observation], list[ProbeFailure]]:
+    """Probe every endpoint under the limits; return observations and failures (unsorted)."""
+    observations: list[Observation] = []
+    failures: list[ProbeFailure] = []
+    hosts = _HostLimits(options.per_host)
+    pacer = _Pacer(options.rate)
+    settings = options.probe_settings
+
+    def record(result: ProbeResult) -> None:
+        if isinstance(result, Observation):
+            observations.append(result)
+        else:
+            failures.append(result)
+        if on_result is not None:
+            on_result(result)
+
+    async def probe_one(endpoint: Endpoint) -> ProbeResult:
+        limiter = await hosts.acquire(endpoint.address)
+        try:
+            await pacer.wait()
+            result = await probe(endpoint, settings)
+            if options.legacy_probe and isinstance(result, Observation):
+                result = dataclasses.replace(result, legacy_versions=await _legacy(endpoint))
+            return result
+        finally:
+            hosts.release(endpoint.address, limiter)
+
+    async def _legacy(endpoint: Endpoint) -> tuple[str, ...] | None:
+        from camscan.scanner import legacy
+
+        accepted: list[str] = []
+        for version in legacy.LEGACY_VERSIONS:
+            await pacer.wait()
+            verdict = await legacy.accepts_version(
+                endpoint,
+                version,
+                connect_timeout=options.connect_timeout,
+                timeout=options.legacy_timeout,
+            )
+            if verdict is None:
+                return None
+            if verdict:
+                accepted.append(version)
+        return tuple(accepted)
+
+    async def worker(receive: trio.MemoryReceiveChannel[Endpoint]) -> None:
+        async with receive:
+            async for endpoint in receive:
+                try:
+                    result = await probe_one(endpoint)
+                except Exception as exc:
+                    # A bug in a probe must not lose the endpoint or stop the sweep.
+                    result = ProbeFailure(
+                        endpoint, ProbeStage.CONNECT, FailureKind.ERROR,
+                        f"internal error: {type(exc).__name__}: {exc}"[:300], _now(),
+                    )
+                record(result)
+
+    async def producer(send: trio.MemorySendChannel[Endpoint]) -> None:
+        async with send:
+            async for item in expand(endpoints, options):
+                if isinstance(item, ProbeFailure):
+                    record(item)
+                else:
+                    await send.send(item)
+
+    send_channel, receive_channel = trio.open_memory_channel[Endpoint](options.concurrency)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(producer, send_channel)
+        async with receive_channel:
+            for _ in range(options.concurrency):
+                nursery.start_soon(worker, receive_channel.clone())
+    return observations, failures

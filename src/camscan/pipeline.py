@@ -1,0 +1,69 @@
+"""scan -> judge: the two steps every command (scan, audit, demo) shares.
+
+`run_scan` sweeps and returns a deterministic ScanResult; `judge` runs the trust prefetch (when
+the rules framework provides one) and the rule registry. Commands add I/O around these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from collections.abc import Iterable
+
+from camscan.model import (
+    AuditContext,
+    AuditResult,
+    Endpoint,
+    Observation,
+    ProbeFailure,
+    ScanParameters,
+    ScanResult,
+)
+from camscan.scanner.sweep import ResultCallback, SweepOptions, sweep
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def sort_observations(observations: Iterable[Observation]) -> tuple[Observation, ...]:
+    return tuple(sorted(observations, key=lambda o: o.endpoint.sort_key))
+
+
+def sort_failures(failures: Iterable[ProbeFailure]) -> tuple[ProbeFailure, ...]:
+    return tuple(sorted(failures, key=lambda f: (f.endpoint.sort_key, f.stage.value, f.kind.value)))
+
+
+async def run_scan(
+    endpoints: Iterable[Endpoint],
+    options: SweepOptions,
+    parameters: ScanParameters,
+    *,
+    on_result: ResultCallback | None = None,
+) -> ScanResult:
+    """Sweep `endpoints` (an iterable of Endpoint, or a TargetSet with host names)."""
+    started = _now()
+    observations, failures = await sweep(endpoints, options, on_result=on_result)
+    return ScanResult(
+        parameters=parameters,
+        started_at=started,
+        finished_at=_now(),
+        observations=sort_observations(observations),
+        failures=sort_failures(failures),
+    )
+
+
+async def judge(scan: ScanResult, ctx: AuditContext) -> AuditResult:
+    """Prefetch what trust decisions need (AIA, unless offline), then evaluate every rule."""
+    try:
+        trust = importlib.import_module("camscan.rules.trust")
+    except ModuleNotFoundError as exc:
+        if exc.name != "camscan.rules.trust":
+            raise
+        trust = None
+    if trust is not None and hasattr(trust, "prefetch"):
+        await trust.prefetch(scan.observations, ctx)
+    from camscan.rules.registry import evaluate
+
+    findings = evaluate(scan.observations, ctx)
+    return AuditResult(scan=scan, findings=tuple(findings), as_of=ctx.now)
