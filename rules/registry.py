@@ -16,6 +16,22 @@ from camscan.model import AuditContext, Finding, Observation, Rule, Severity, Vi
 
 # Sorted by id. Each entry is a module in this package that defines RULE.
 RULE_MODULES: tuple[str, ...] = (
+    "cs101_weak_key",
+    "cs102_weak_signature",
+    "cs103_leaf_is_ca",
+    "cs104_key_usage",
+    "cs109_long_validity",
+    "cs110_x509_v1",
+    "cs111_self_signed_leaf",
+    "cs120_expired",
+    "cs121_expiring_soon",
+    "cs122_not_yet_valid",
+    "cs301_legacy_tls",
+    "cs302_clock_skew",
+    "cs401_shared_key",
+    "cs402_shared_certificate",
+    "cs403_vendor_default",
+    "cs404_stale_after_ip_change",
 )
 
 INTERNAL_ERROR_RULE_ID = "CS000"
