@@ -1,0 +1,213 @@
+"""`camscan audit --config camscan.toml`: the scheduled audit.
+
+lock -> open history (fails fast on a corrupt database, before any scanning) -> scan -> judge
+(with the history, so CS404 sees devices that moved) -> record the run (one transaction) ->
+diff against the previous run -> notify if something changed -> write the reports.
+
+Notifications go out before the reports are written: a full disk for the HTML report must not
+swallow the one message that says a certificate changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from camscan.config import AuditConfig
+    from camscan.model import AuditResult
+
+DESCRIPTION = """\
+Run the audit a TOML config describes: sweep its targets, judge every certificate, write the
+configured reports, record the run in the SQLite history, compare it with the previous run and
+send notifications (webhook, e-mail) when something changed. A second audit started while one
+is running exits at once with code 4. See examples/camscan.toml for every key."""
+
+EPILOG = """\
+examples:
+  camscan audit --config /etc/camscan/camscan.toml
+  camscan audit --config camscan.toml --quiet      # for cron: silent unless something changed
+  camscan audit --config camscan.toml --check      # validate the config only
+
+exit codes: 0 ok, 1 findings at or above fail_on, 2 bad config, 3 run failed (corrupt history,
+notification not delivered), 4 another audit holds the lock."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", "-c", required=True, metavar="FILE", help="the audit config (TOML)")
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print nothing on stdout unless something changed or failed (for cron)",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="validate the config, print what it resolves to, and exit"
+    )
+    parser.add_argument(
+        "--no-notify", action="store_true", help="record and diff as usual, but send no notification"
+    )
+
+
+def _optional(module: str) -> Any:
+    from camscan.commands.scan import _optional as optional
+
+    return optional(module)
+
+
+def option_namespace(cfg: AuditConfig) -> argparse.Namespace:
+    """Parse the config's trust/threshold/output settings with the scan command's own parsers."""
+    from camscan.errors import UsageError
+
+    parser = argparse.ArgumentParser(prog=str(cfg.path), add_help=False, exit_on_error=False)
+    argv: list[str] = []
+    rule_options = _optional("camscan.rules.options")
+    if rule_options is not None:
+        rule_options.add_arguments(parser)
+        argv += cfg.rules_argv()
+    report_options = _optional("camscan.reports.options")
+    if report_options is not None:
+        report_options.add_arguments(parser)
+        argv += cfg.reports_argv()
+    try:
+        namespace, extra = parser.parse_known_args(argv)
+    except argparse.ArgumentError as exc:
+        raise UsageError(f"{cfg.path}: {exc}") from None
+    if extra:
+        raise UsageError(f"{cfg.path}: settings not understood by this camscan: {' '.join(extra)}")
+    return namespace
+
+
+def _print_check(cfg: AuditConfig) -> None:
+    print(f"config {cfg.path}: ok")
+    print(f"  targets:  {', '.join(cfg.scan.targets)}  ports: {cfg.scan.ports}")
+    if cfg.scan.exclude:
+        print(f"  exclude:  {', '.join(cfg.scan.exclude)}")
+    print(f"  history:  {cfg.history_path}")
+    print(f"  lock:     {cfg.lock_path}")
+    for kind, target in cfg.outputs.items():
+        print(f"  {kind + ':':<9} {target}")
+    channels = [name for name, on in (("webhook", cfg.webhook), ("e-mail", cfg.email)) if on is not None]
+    print(f"  notify:   {', '.join(channels) if channels else 'none'}")
+
+
+def _summary_line(run_id: int, audit: AuditResult) -> str:
+    counts = {"error": 0, "warning": 0, "notice": 0}
+    for finding in audit.findings:
+        counts[finding.severity.value] += 1
+    scan = audit.scan
+    return (
+        f"run {run_id}: {len(scan.observations)} endpoints answered, {len(scan.failures)} did not; "
+        f"{len(audit.findings)} findings ({counts['error']} errors, {counts['warning']} warnings, "
+        f"{counts['notice']} notices)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    import trio
+
+    from camscan.config import load_config
+    from camscan.errors import EXIT_RUNTIME
+    from camscan.lock import RunLock
+    from camscan.model import AuditContext, ScanParameters
+    from camscan.pipeline import judge, run_scan
+    from camscan.reports.diff import diff_runs, render_text
+    from camscan.reports.history import HistoryStore, RunSnapshot
+    from camscan.reports.notify import Notification, notify
+    from camscan.scanner.sweep import SweepOptions
+    from camscan.scanner.targets import parse_ports, parse_targets
+
+    cfg = load_config(args.config)
+    namespace = option_namespace(cfg)
+    if args.check:
+        _print_check(cfg)
+        return 0
+
+    scan_cfg = cfg.scan
+    ports = parse_ports(scan_cfg.ports)
+    targets = parse_targets(
+        scan_cfg.targets, ports=ports, exclude=scan_cfg.exclude, allow_large=scan_cfg.allow_large
+    )
+    options = SweepOptions(
+        concurrency=scan_cfg.concurrency,
+        per_host=scan_cfg.per_host,
+        rate=scan_cfg.rate,
+        connect_timeout=scan_cfg.connect_timeout,
+        handshake_timeout=scan_cfg.handshake_timeout,
+        http_timeout=scan_cfg.http_timeout,
+        http_facts=scan_cfg.http_facts,
+        legacy_probe=scan_cfg.legacy_probe,
+    )
+    parameters = ScanParameters(
+        targets=scan_cfg.targets,
+        ports=ports,
+        excluded=scan_cfg.exclude,
+        concurrency=options.concurrency,
+        per_host=options.per_host,
+        rate=options.rate,
+        connect_timeout=options.connect_timeout,
+        handshake_timeout=options.handshake_timeout,
+    )
+    rule_options = _optional("camscan.rules.options")
+    report_options = _optional("camscan.reports.options")
+
+    with RunLock(cfg.lock_path):
+        with HistoryStore(cfg.history_path) as store:
+            facts = store.facts()
+            if rule_options is not None:
+                ctx = rule_options.context_from_args(namespace, history=facts)
+            else:
+                ctx = AuditContext(
+                    now=dt.datetime.now(dt.UTC),
+                    history=facts,
+                    expiry_warn_days=cfg.thresholds.expiry_warn_days or 30,
+                )
+            stream = report_options.jsonl_callback(namespace, ctx) if report_options is not None else None
+
+            async def scan_and_judge() -> AuditResult:
+                scan = await run_scan(targets, options, parameters, on_result=stream)
+                return await judge(scan, ctx)
+
+            try:
+                audit = trio.run(scan_and_judge)
+            except BaseException:
+                if report_options is not None:
+                    report_options.abort_stream(namespace)
+                raise
+            run_id = store.record_run(audit)
+            previous = store.previous_run_id(run_id)
+            old = store.snapshot(previous) if previous is not None else RunSnapshot(run=None)
+            diff = diff_runs(old, store.snapshot(run_id))
+            run_record = store.run(run_id)
+
+        errors: list[str] = []
+        if not args.no_notify and not diff.empty:
+            errors = trio.run(notify, Notification(run_record, diff), cfg.webhook, cfg.email)
+
+        written: list[str] = []
+        if "json" in cfg.outputs:
+            from camscan.reports.json_report import write_json
+
+            write_json(audit, str(cfg.outputs["json"]))
+            written.append(str(cfg.outputs["json"]))
+        if report_options is not None:
+            written += report_options.write_reports(audit, namespace)
+
+    stdout_taken = cfg.outputs.get("json") == "-" or cfg.outputs.get("jsonl") == "-"
+    out = sys.stderr if stdout_taken else sys.stdout
+    if not args.quiet:
+        print(_summary_line(run_id, audit), file=out)
+        for path in written:
+            if path != "-":
+                print(f"wrote {path}", file=out)
+    if not args.quiet or not diff.empty:
+        print(render_text(diff), end="", file=out)
+    for error in errors:
+        print(f"camscan: notification failed: {error}", file=sys.stderr)
+
+    if errors:
+        return EXIT_RUNTIME
+    return int(report_options.exit_code(audit, namespace)) if report_options is not None else 0
