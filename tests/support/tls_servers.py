@@ -4,6 +4,7 @@ Start one inside a test's nursery: `host, port = await nursery.start(serve, spec
 listens on its own 127.x address with port 0 and runs until the nursery is cancelled. Behaviours:
 
 - "tls": handshake with the given chain, then answer one HTTP request with the given headers;
+- "tls-stall": handshake, then never answer the HTTP request;
 - "silent": accept and never say a word (the probe must time out);
 - "garbage": send bytes that are not TLS (the probe must say not_tls);
 - "reset": accept and reset the connection at once (SO_LINGER 0);
@@ -14,12 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import socket
 import ssl
 import struct
 import tempfile
+import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import h11
@@ -43,6 +46,20 @@ class ServerSpec:
         default_factory=lambda: [("Server", "camscan-test"), ("Date", "Mon, 02 Jan 2023 03:04:05 GMT")]
     )
     http: bool = True  # False: close after the handshake without an HTTP answer
+    client_ca: x509.Certificate | None = None  # demand a client certificate issued by this CA
+    hold: float = 0.0  # keep each connection open this long before answering (limit tests)
+    stats: ServerStats = field(default_factory=lambda: ServerStats())
+
+
+@dataclass
+class ServerStats:
+    """What a server saw: connections accepted, peak concurrency, SNI names (None = no SNI)."""
+
+    accepted: int = 0
+    active: int = 0
+    peak: int = 0
+    accept_times: list[float] = field(default_factory=list)
+    server_names: list[str | None] = field(default_factory=list)
 
 
 def server_context(spec: ServerSpec) -> ssl.SSLContext:
@@ -63,6 +80,14 @@ def server_context(spec: ServerSpec) -> ssl.SSLContext:
         with open(key_path, "wb") as handle:
             handle.write(key_pem)
         ctx.load_cert_chain(cert_path, key_path)
+    if spec.client_ca is not None:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(cadata=spec.client_ca.public_bytes(serialization.Encoding.PEM).decode())
+
+    def record_sni(_obj: ssl.SSLObject, server_name: str | None, _ctx: ssl.SSLContext) -> None:
+        spec.stats.server_names.append(server_name)
+
+    ctx.sni_callback = record_sni
     return ctx
 
 
@@ -84,8 +109,35 @@ async def _answer_http(stream: trio.abc.Stream, spec: ServerSpec) -> None:
     await stream.send_all(conn.send(h11.EndOfMessage()) or b"")
 
 
+async def _fail_handshake_with_alert(stream: trio.SocketStream, ctx: ssl.SSLContext) -> None:
+    """Run the server handshake over memory BIOs and flush the alert OpenSSL writes when it
+    fails (trio.SSLStream drops it, and a real device would send it)."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_side=True)
+    while True:
+        try:
+            obj.do_handshake()
+            return
+        except ssl.SSLWantReadError:
+            await stream.send_all(outgoing.read())
+            data = await stream.receive_some(65536)
+            if not data:
+                return
+            incoming.write(data)
+        except ssl.SSLError:
+            await stream.send_all(outgoing.read())
+            return
+
+
 async def _handle(stream: trio.SocketStream, spec: ServerSpec, ctx: ssl.SSLContext | None) -> None:
+    stats = spec.stats
+    stats.accepted += 1
+    stats.active += 1
+    stats.peak = max(stats.peak, stats.active)
+    stats.accept_times.append(trio.current_time())
     try:
+        if spec.hold:
+            await trio.sleep(spec.hold)
         if spec.behaviour == "silent":
             await trio.sleep_forever()
         elif spec.behaviour == "garbage":
@@ -97,8 +149,13 @@ async def _handle(stream: trio.SocketStream, spec: ServerSpec, ctx: ssl.SSLConte
             pass
         else:
             assert ctx is not None
+            if spec.client_ca is not None:
+                await _fail_handshake_with_alert(stream, ctx)
+                return
             tls = trio.SSLStream(stream, ctx, server_side=True, https_compatible=True)
             await tls.do_handshake()
+            if spec.behaviour == "tls-stall":
+                await trio.sleep_forever()
             if spec.http:
                 with trio.move_on_after(5):
                     await _answer_http(tls, spec)
@@ -108,6 +165,7 @@ async def _handle(stream: trio.SocketStream, spec: ServerSpec, ctx: ssl.SSLConte
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError, h11.ProtocolError):
         pass
     finally:
+        stats.active -= 1
         with contextlib.suppress(Exception):
             await stream.aclose()
 
@@ -119,7 +177,7 @@ async def serve(
     task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Listen on host:0 and serve `spec` until cancelled; reports (host, port) to nursery.start."""
-    ctx = server_context(spec) if spec.behaviour == "tls" else None
+    ctx = server_context(spec) if spec.behaviour.startswith("tls") else None
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = trio.socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -148,3 +206,36 @@ def ipv6_loopback_available() -> bool:
     except OSError:
         return False
     return True
+
+
+@contextlib.contextmanager
+def serve_in_thread(
+    servers: Sequence[tuple[ServerSpec, str]],
+) -> Iterator[list[tuple[str, int]]]:
+    """Run servers in their own trio loop on a thread, for sync code (CLI tests, benchmarks)."""
+    ready: queue.Queue[tuple[list[tuple[str, int]], trio.lowlevel.TrioToken] | BaseException] = (
+        queue.Queue()
+    )
+    stop = threading.Event()
+
+    async def main() -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                addresses = [await nursery.start(serve, spec, host) for spec, host in servers]
+                ready.put((addresses, trio.lowlevel.current_trio_token()))
+                while not stop.is_set():
+                    await trio.sleep(0.05)
+                nursery.cancel_scope.cancel()
+        except BaseException as exc:  # reported to the caller, not lost in the thread
+            ready.put(exc)
+
+    thread = threading.Thread(target=trio.run, args=(main,), daemon=True)
+    thread.start()
+    item = ready.get(timeout=30)
+    if isinstance(item, BaseException):
+        raise item
+    try:
+        yield item[0]
+    finally:
+        stop.set()
+        thread.join(timeout=10)
