@@ -2,8 +2,8 @@
 
 Line shapes (every line has "type" and "schema_version"):
 
-    {"type": "endpoint", "endpoint": {...}, "status": "ok" | "failed",
-     "observation": {...} | null, "failure": {...} | null, "findings": [...]}
+    {"type": "endpoint", "address": ..., "port": ..., "status": "observed" | "failed", ...,
+     "findings": [...]}        (the endpoint's entry of the JSON document, report-v1 schema)
     {"type": "summary", "as_of": ..., "endpoints": N, "devices": N,
      "findings_by_severity": {...}, "late_findings": [...], "withdrawn_findings": [...]}
 
@@ -33,13 +33,12 @@ from camscan.reports.common import (
     device_count,
     endpoint_record,
     endpoint_reports,
-    failure_record,
     finding_record,
     iso,
-    observation_record,
     severity_counts,
     sort_findings,
 )
+from camscan.reports.json_report import failure_entry, observation_entry
 
 from camscan.model import (
     SCHEMA_VERSION,
@@ -48,7 +47,6 @@ from camscan.model import (
     Endpoint,
     Finding,
     Observation,
-    ProbeFailure,
     ProbeResult,
 )
 
@@ -63,17 +61,13 @@ def _dumps(record: dict[str, Any]) -> str:
 
 
 def endpoint_line(result: ProbeResult, findings: Iterable[Finding]) -> dict[str, Any]:
-    observation = result if isinstance(result, Observation) else None
-    failure = result if isinstance(result, ProbeFailure) else None
-    return {
-        "type": "endpoint",
-        "schema_version": SCHEMA_VERSION,
-        "endpoint": endpoint_record(result.endpoint),
-        "status": "ok" if observation is not None else "failed",
-        "observation": observation_record(observation) if observation is not None else None,
-        "failure": failure_record(failure) if failure is not None else None,
-        "findings": [finding_record(f) for f in sort_findings(findings)],
-    }
+    """The endpoint's entry exactly as in the JSON document (report-v1 schema), plus its line type."""
+    if isinstance(result, Observation):
+        entry = observation_entry(result, sort_findings(findings))
+    else:
+        entry = failure_entry(result)
+        entry["findings"] = [finding_record(f) for f in sort_findings(findings)]
+    return {"type": "endpoint", "schema_version": SCHEMA_VERSION, **entry}
 
 
 def _finding_key(finding: Finding) -> tuple[Endpoint, str, str]:

@@ -114,21 +114,40 @@ def writes_stdout(args: argparse.Namespace) -> bool:
 def jsonl_callback(
     args: argparse.Namespace, ctx: AuditContext | None = None
 ) -> Callable[[ProbeResult], None] | None:
-    """The scan's on_result callback for --jsonl (None without it). Pass the audit's context so
-    each endpoint's line carries its per-endpoint findings; without one, findings come only in
-    the summary line. write_reports(audit, args) finishes the stream."""
+    """The scan's on_result callback for --jsonl (None without it); write_reports finishes it.
+
+    Each line carries the endpoint's per-endpoint findings, judged with `ctx` (pass the audit's
+    own context, so the chain verdicts are computed once); without one, a context is built from
+    the rule options in `args` the same way the command builds its own."""
     from camscan.reports.jsonl_report import JsonlStream, per_endpoint_judge
 
     _targets(args)
     target = getattr(args, "jsonl", None)
     if not target:
         return None
+    if ctx is None:
+        ctx = _context_from_args(args)
     existing = getattr(args, _STREAM_ATTR, None)
     if existing is not None:
         existing.abort()
-    stream = JsonlStream(target, per_endpoint_judge(ctx) if ctx is not None else None)
+    stream = JsonlStream(target, per_endpoint_judge(ctx))
     setattr(args, _STREAM_ATTR, stream)
     return stream
+
+
+def _context_from_args(args: argparse.Namespace) -> AuditContext:
+    import datetime as dt
+    import importlib
+
+    try:
+        rule_options = importlib.import_module("camscan.rules.options")
+    except ModuleNotFoundError as exc:
+        if exc.name != "camscan.rules.options":
+            raise
+        return AuditContext(now=dt.datetime.now(dt.UTC))
+    ctx = rule_options.context_from_args(args, history=())
+    assert isinstance(ctx, AuditContext)
+    return ctx
 
 
 def abort_stream(args: argparse.Namespace) -> None:
