@@ -113,7 +113,7 @@ class RuleCount:
 def rule_counts(findings: Iterable[Finding]) -> list[RuleCount]:
     """Findings per rule, worst first, then by id."""
     grouped: dict[str, list[Finding]] = {}
-    for finding in findings:
+    for finding in sort_findings(findings):  # sorted: the title shown is the same every run
         grouped.setdefault(finding.rule_id, []).append(finding)
     counts = [
         RuleCount(
