@@ -13,6 +13,7 @@ from camscan.errors import UsageError
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "camscan.toml"
+EMAIL = '[scan]\ntargets = ["127.0.0.1"]\n[notify.email]\nhost = "127.0.0.1"\nfrom = "a@b"\nto = ["c@d"]\n'
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -144,15 +145,16 @@ def test_minimal_config_and_relative_paths(tmp_path: Path) -> None:
         ),
         ('[scan]\ntargets = ["127.0.0.1"]\n[notify.sms]\nto = "x"\n', "[notify] sms: unknown key"),
         (
-            '[scan]\ntargets = ["127.0.0.1"]\n[notify.email]\nhost = "127.0.0.1"\nfrom = "a@b"\nto = ["c@d"]\npassword = "hunter2"\n',
+            EMAIL + 'password = "hunter2"\n',
             "[notify.email] password: passwords do not belong in the config file",
         ),
         (
-            '[scan]\ntargets = ["127.0.0.1"]\n[notify.email]\nhost = "127.0.0.1"\nfrom = "a@b"\nto = ["c@d"]\npassword_env = "X"\n',
+            EMAIL + 'password_env = "X"\n',
             "[notify.email] username: missing (a password needs a username)",
         ),
         (
-            '[scan]\ntargets = ["127.0.0.1"]\n[notify.email]\nhost = "127.0.0.1"\nfrom = "a@b"\nto = ["nobody"]\n',
+            '[scan]\ntargets = ["127.0.0.1"]\n[notify.email]\nhost = "127.0.0.1"\n'
+            'from = "a@b"\nto = ["nobody"]\n',
             "[notify.email] to: 'nobody' is not an e-mail address",
         ),
     ],
@@ -185,7 +187,7 @@ def test_bad_config_exits_2_with_one_line(tmp_path: Path, capsys: pytest.Capture
 def test_smtp_password_from_env_or_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     secret = tmp_path / "smtp-password"
     secret.write_text("s3cret\n")
-    base = '[scan]\ntargets = ["127.0.0.1"]\n[notify.email]\nhost = "127.0.0.1"\nfrom = "a@b"\nto = ["c@d"]\nusername = "u"\n'
+    base = EMAIL + 'username = "u"\n'
     from_file = load_config(_write(tmp_path, base + 'password_file = "smtp-password"\n'))
     assert from_file.email is not None and from_file.email.password() == "s3cret"
     from_env = load_config(_write(tmp_path, base + 'password_env = "CAMSCAN_TEST_SMTP"\n'))

@@ -83,7 +83,7 @@ def test_overlapping_audits_second_exits_4(tmp_path: Path) -> None:
             assert second.stderr.startswith("camscan: error: another camscan audit is running")
             assert f"held by pid {first.pid}" in second.stderr
         finally:
-            out, err = first.communicate(timeout=60)
+            _, err = first.communicate(timeout=60)
         assert first.returncode == 0, err
     # the first audit recorded its run; the refused one recorded nothing
     from camscan.reports.history import HistoryStore
