@@ -139,7 +139,7 @@ async def connect(endpoint: Endpoint, timeout: float) -> trio.SocketStream | Pro
         return _failure(endpoint, ProbeStage.CONNECT, FailureKind.TIMEOUT, f"no answer within {timeout:g}s")
     except OSError as exc:
         sock.close()
-        return _failure(endpoint, ProbeStage.CONNECT, classify_os_error(exc), f"{type(exc).__name__}: {exc}")
+        return _failure(endpoint, ProbeStage.CONNECT, classify_os_error(exc), exc.strerror or str(exc))
     except BaseException:
         sock.close()
         raise

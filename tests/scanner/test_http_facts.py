@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import h11
 import trio
+from camscan.scanner.http_facts import facts_from_response, host_header, parse_http_date
+from camscan.scanner.tls_probe import ProbeSettings, probe
 
 from camscan import pki
 from camscan.model import Endpoint, Observation
-from camscan.scanner.http_facts import facts_from_response, host_header, parse_http_date
-from camscan.scanner.tls_probe import ProbeSettings, probe
 from tests.support.tls_servers import ServerSpec, serve
 
 
@@ -28,9 +28,10 @@ async def observe(spec: ServerSpec, host: str, settings: ProbeSettings) -> tuple
 
 
 def test_parse_http_date() -> None:
-    assert parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT") == dt.datetime(1994, 11, 6, 8, 49, 37, tzinfo=dt.UTC)
-    assert parse_http_date("Sun, 06 Nov 1994 10:49:37 +0200") == dt.datetime(1994, 11, 6, 8, 49, 37, tzinfo=dt.UTC)
-    assert parse_http_date("Sun, 06 Nov 1994 08:49:37 -0000") == dt.datetime(1994, 11, 6, 8, 49, 37, tzinfo=dt.UTC)
+    moment = dt.datetime(1994, 11, 6, 8, 49, 37, tzinfo=dt.UTC)
+    assert parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT") == moment
+    assert parse_http_date("Sun, 06 Nov 1994 10:49:37 +0200") == moment
+    assert parse_http_date("Sun, 06 Nov 1994 08:49:37 -0000") == moment
     assert parse_http_date("yesterday-ish") is None
     assert parse_http_date("") is None
     assert parse_http_date(None) is None

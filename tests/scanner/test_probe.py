@@ -8,13 +8,13 @@ from collections.abc import Callable
 
 import pytest
 import trio
+from camscan.scanner.tls_probe import ProbeSettings, classify_handshake_error, presented_chain, probe
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from camscan import pki
 from camscan.certinfo import cert_der, key_description
 from camscan.model import Endpoint, FailureKind, Observation, ProbeFailure, ProbeStage
-from camscan.scanner.tls_probe import ProbeSettings, classify_handshake_error, presented_chain, probe
 from tests.scanner.conftest import WEAK
 from tests.support.tls_servers import ServerSpec, ipv6_loopback_available, serve, unused_port
 
@@ -79,7 +79,8 @@ async def test_self_signed(next_host: Callable[[], str]) -> None:
 async def test_expired(intermediate_ca: pki.Issued, next_host: Callable[[], str]) -> None:
     host = next_host()
     start = dt.datetime(2019, 1, 1, tzinfo=dt.UTC)
-    leaf = pki.make_leaf(intermediate_ca, ips=[host], not_before=start, not_after=start + dt.timedelta(days=30))
+    leaf = pki.make_leaf(intermediate_ca, ips=[host], not_before=start,
+                         not_after=start + dt.timedelta(days=30))
     obs = await observe(ServerSpec(chain=[leaf.cert], key=leaf.key), host)
     assert obs.leaf.not_valid_after_utc < dt.datetime.now(dt.UTC)
 
@@ -110,7 +111,9 @@ async def test_tls12_only_server(intermediate_ca: pki.Issued, next_host: Callabl
     assert "TLS_" not in obs.cipher  # an OpenSSL TLS 1.2 suite name such as ECDHE-RSA-AES256-GCM-SHA384
 
 
-async def test_tls10_server_is_still_observed(intermediate_ca: pki.Issued, next_host: Callable[[], str]) -> None:
+async def test_tls10_server_is_still_observed(
+    intermediate_ca: pki.Issued, next_host: Callable[[], str]
+) -> None:
     host = next_host()
     leaf = pki.make_leaf(intermediate_ca, ips=[host])
     spec = ServerSpec(chain=[leaf.cert], key=leaf.key, min_version=ssl.TLSVersion.TLSv1,

@@ -7,10 +7,10 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from camscan.scanner.targets import CAMERA_PORTS, VMS_PORTS, parse_ports, parse_targets
 
 from camscan.errors import UsageError
 from camscan.model import Endpoint
-from camscan.scanner.targets import CAMERA_PORTS, VMS_PORTS, parse_ports, parse_targets
 
 # Addresses in this file are parsing data only; nothing here opens a socket.
 
@@ -199,7 +199,7 @@ def test_bad_exclusion_is_reported_too() -> None:
 
 
 def test_unreadable_and_bad_files(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="cannot read target file .*missing.txt.*No such file"):
+    with pytest.raises(UsageError, match=r"cannot read target file .*missing\.txt.*No such file"):
         parse_targets([f"@{tmp_path / 'missing.txt'}"], ports=(443,))
     with pytest.raises(UsageError, match="cannot read target file"):
         parse_targets([f"@{tmp_path}"], ports=(443,))  # a directory

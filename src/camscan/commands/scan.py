@@ -105,12 +105,30 @@ def _excluded(values: list[str]) -> list[str]:
     return [item.strip() for value in values for item in value.split(",") if item.strip()]
 
 
+def _check_output_path(value: str) -> None:
+    """Fail before the sweep, not after it, when the report cannot be written."""
+    import os
+    from pathlib import Path
+
+    from camscan.errors import UsageError
+
+    path = Path(value)
+    directory = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UsageError(f"--json {value!r}: is a directory")
+    if not directory.is_dir():
+        raise UsageError(f"--json {value!r}: directory {str(directory)!r} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UsageError(f"--json {value!r}: directory {str(directory)!r} is not writable")
+
+
 def run(args: argparse.Namespace) -> int:
     import datetime as dt
 
     import trio
 
-    from camscan.model import AuditContext, ScanParameters
+    from camscan.errors import UsageError
+    from camscan.model import AuditContext, AuditResult, ProbeResult, ScanParameters
     from camscan.pipeline import judge, run_scan
     from camscan.reports.json_report import write_json
     from camscan.scanner.output import progress_bar, render
@@ -146,33 +164,41 @@ def run(args: argparse.Namespace) -> int:
         ctx = rule_options.context_from_args(args, history=())
     else:
         ctx = AuditContext(now=dt.datetime.now(dt.UTC))
-    jsonl = report_options.jsonl_callback(args) if report_options is not None else None
-    json_to_stdout = args.json == "-"
-    quiet = args.quiet or json_to_stdout
+    other_stdout = report_options is not None and report_options.writes_stdout(args)
+    if args.json == "-" and other_stdout:
+        raise UsageError("only one report can go to stdout: --json - and another '-' report")
+    if args.json and args.json != "-":
+        _check_output_path(args.json)
+    # Validates the report targets too, before the sweep spends any time.
+    jsonl = report_options.jsonl_callback(args, ctx) if report_options is not None else None
+    stdout_taken = args.json == "-" or other_stdout
 
-    async def main() -> object:
+    async def main() -> AuditResult:
         with progress_bar(targets.estimated_size(), enabled=not args.quiet) as advance:
 
-            def on_result(result: object) -> None:
-                advance(result)  # type: ignore[arg-type]
+            def on_result(result: ProbeResult) -> None:
+                advance(result)
                 if jsonl is not None:
                     jsonl(result)
 
             scan = await run_scan(targets, options, parameters, on_result=on_result)
         return await judge(scan, ctx)
 
-    audit = trio.run(main)
-    from camscan.model import AuditResult
-
-    assert isinstance(audit, AuditResult)
-    if args.json:
-        write_json(audit, args.json)
-    if report_options is not None:
-        for path in report_options.write_reports(audit, args):
-            if not quiet:
+    try:
+        audit = trio.run(main)
+        if args.json:
+            write_json(audit, args.json)
+        written = report_options.write_reports(audit, args) if report_options is not None else []
+    except BaseException:
+        if report_options is not None:
+            report_options.abort_stream(args)
+        raise
+    if not args.quiet:
+        for path in written:
+            if path != "-":
                 print(f"wrote {path}", file=sys.stderr)
-    if not quiet:
-        render(audit, sys.stdout, show_failures=args.show_failures)
+        # The table goes to stdout unless a report already took it; then to stderr.
+        render(audit, sys.stderr if stdout_taken else sys.stdout, show_failures=args.show_failures)
     if report_options is not None:
         return int(report_options.exit_code(audit, args))
     return 0
