@@ -98,24 +98,28 @@ def _settings(raw: Any, source: str) -> LabSettings:
         raise UsageError(f"{source}: unknown key {sorted(unknown)[0]!r} in [lab] "
                          f"(known: {', '.join(sorted(_LAB_KEYS))})")
     s = LabSettings()
-    block = str(raw.get("block", s.block))
-    try:
-        net = ipaddress.ip_network(block, strict=False)
-    except ValueError:
-        raise UsageError(f"{source}: block {block!r} is not a network") from None
-    if not (net.version == 4 and net.subnet_of(ipaddress.IPv4Network("127.0.0.0/8"))):
-        raise UsageError(f"{source}: block {block!r} must be inside 127.0.0.0/8 (the lab stays on loopback)")
     downtime = raw.get("reboot_downtime", s.reboot_downtime)
     if isinstance(downtime, bool) or not isinstance(downtime, int | float) or not 0 <= downtime <= 600:
         raise UsageError(f"{source}: reboot_downtime {downtime!r} must be 0-600 seconds")
     return LabSettings(
-        block=str(net),
+        block=validate_block(str(raw.get("block", s.block)), f"{source}: block"),
         https_port=_port(f"{source}: https_port", raw.get("https_port", s.https_port)) or 0,
         http_port=_port(f"{source}: http_port", raw.get("http_port", s.http_port), allow_false=True),
         username=str(raw.get("username", s.username)),
         password=str(raw.get("password", s.password)),
         reboot_downtime=float(downtime),
     )
+
+
+def validate_block(block: str, where: str) -> str:
+    """The normalised block, which must be IPv4 inside 127.0.0.0/8: the lab stays on loopback."""
+    try:
+        net = ipaddress.ip_network(block, strict=False)
+    except ValueError:
+        raise UsageError(f"{where} {block!r} is not a network (e.g. 127.77.0.0/16)") from None
+    if not (net.version == 4 and net.subnet_of(ipaddress.IPv4Network("127.0.0.0/8"))):
+        raise UsageError(f"{where} {block!r} must be inside 127.0.0.0/8 (the lab stays on loopback)")
+    return str(net)
 
 
 def _choice(source: str, key: str, value: Any, allowed: Any) -> str:

@@ -87,7 +87,7 @@ async def _next_event(conn: h11.Connection, stream: trio.abc.Stream) -> Any:
 
 
 async def _send(conn: h11.Connection, stream: trio.abc.Stream, resp: Response, *,
-                server: str, date: str | None, close: bool) -> None:
+                server: str, date: str | None, close: bool, head: bool = False) -> None:
     headers = [("Content-Type", resp.content_type), ("Content-Length", str(len(resp.body)))]
     if server:
         headers.append(("Server", server))
@@ -98,7 +98,9 @@ async def _send(conn: h11.Connection, stream: trio.abc.Stream, resp: Response, *
     headers += resp.headers
     reason = REASONS.get(resp.status, "Status").encode()
     data = conn.send(h11.Response(status_code=resp.status, headers=headers, reason=reason))
-    data = (data or b"") + (conn.send(h11.Data(data=resp.body)) or b"") if resp.body else data or b""
+    data = data or b""
+    if resp.body and not head:  # a HEAD answer has the GET's headers and no body
+        data += conn.send(h11.Data(data=resp.body)) or b""
     data += conn.send(h11.EndOfMessage()) or b""
     await stream.send_all(data)
 
@@ -142,7 +144,7 @@ async def serve_http(stream: trio.abc.Stream, handler: Handler, *, scheme: str =
             closing = (conn.their_state is not h11.DONE
                        or request.headers.get("connection", "").lower() == "close")
             await _send(conn, stream, response, server=server, date=date() if date else None,
-                        close=closing)
+                        close=closing, head=request.method == "HEAD")
             if response.after is not None:
                 response.after()
             if closing or conn.our_state is h11.MUST_CLOSE:
