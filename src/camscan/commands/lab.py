@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 
 DESCRIPTION = """\
 Run a fleet of simulated IP cameras on 127.x loopback addresses (no real device is touched):
@@ -140,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(lab: object, inventory: list[dict[str, object]], bundles: dict[str, object], port: int,
+def _print_summary(lab: object, inventory: list[dict[str, object]], bundles: Mapping[str, object], port: int,
                    elapsed: float, args: argparse.Namespace) -> None:
     from camscan.lab.runner import Lab
 
