@@ -1,0 +1,115 @@
+"""The audit options every judging command shares (scan, check, audit): trust and the clock.
+
+`add_arguments(parser)` adds them; `context_from_args(args, history=())` turns them into the
+AuditContext the rules receive. Bad values are one-line UsageErrors naming the value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+from collections.abc import Sequence
+
+from camscan.rules.trust import PUBLIC, TRUST_MODES, TrustConfig, default_cache_dir, load_bundle
+
+from camscan.errors import UsageError
+from camscan.model import AuditContext, HistoryFact
+
+DEFAULT_EXPIRY_WARN_DAYS = 30
+_RELATIVE = re.compile(r"^\+(\d{1,5})([dh])$")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("trust and audit clock")
+    group.add_argument(
+        "--ca-bundle", metavar="FILE", action="append", default=[],
+        help="extra trust anchors, PEM or DER (repeatable): the site CA, a VMS CA, a device's "
+        "exported built-in CA such as cacert.crt",
+    )
+    group.add_argument(
+        "--trust", choices=TRUST_MODES, default=PUBLIC,
+        help="public: Mozilla roots plus --ca-bundle (default); site: the --ca-bundle files "
+        "alone (the public verdict is reported as information)",
+    )
+    group.add_argument(
+        "--intermediates", metavar="FILE", action="append", default=[],
+        help="intermediate certificates to complete chains devices do not send (PEM or DER; "
+        "repeatable); a finding still says the device does not send them",
+    )
+    group.add_argument(
+        "--offline", action="store_true",
+        help="never fetch AIA caIssuers URLs (the local intermediate cache is still used)",
+    )
+    group.add_argument(
+        "--as-of", metavar="DATETIME",
+        help="audit clock: ISO-8601 (naive = UTC), or +Nd / +Nh from now to forecast "
+        "(default: now)",
+    )
+    group.add_argument(
+        "--expiry-warn", metavar="DAYS", type=_days, default=DEFAULT_EXPIRY_WARN_DAYS,
+        help=f"warn about certificates expiring within DAYS (default {DEFAULT_EXPIRY_WARN_DAYS})",
+    )
+
+
+def _days(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
+    if not 0 <= value <= 36500:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range (0-36500 days)")
+    return value
+
+
+def parse_as_of(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
+    """ISO-8601 date or date-time (naive = UTC, offsets honoured) or +Nd/+Nh; UTC, whole seconds.
+
+    Truncated to the second: X.509 times have one-second resolution (RFC 5280 4.1.2.5), and a
+    fractional clock would make a certificate that ends at 00:00:00 "expired" at 00:00:00.005.
+    """
+    raw = text.strip()
+    relative = _RELATIVE.match(raw)
+    if relative:
+        amount, unit = int(relative.group(1)), relative.group(2)
+        base = now or dt.datetime.now(dt.UTC)
+        delta = dt.timedelta(days=amount) if unit == "d" else dt.timedelta(hours=amount)
+        moment = base + delta
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(raw.replace("z", "Z"))
+        except ValueError:
+            raise UsageError(
+                f"--as-of {text!r}: not an ISO-8601 date/time (e.g. 2026-12-01 or "
+                "2026-12-01T08:00:00Z) nor +Nd/+Nh"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).replace(microsecond=0)
+
+
+def trust_from_args(args: argparse.Namespace) -> TrustConfig:
+    bundles = tuple(load_bundle(p, option="--ca-bundle") for p in getattr(args, "ca_bundle", []) or [])
+    intermediates = tuple(
+        load_bundle(p, option="--intermediates") for p in getattr(args, "intermediates", []) or []
+    )
+    return TrustConfig(
+        mode=getattr(args, "trust", PUBLIC) or PUBLIC,
+        site_bundles=bundles,
+        intermediates=intermediates,
+        offline=bool(getattr(args, "offline", False)),
+        cache_dir=default_cache_dir(),
+    )
+
+
+def context_from_args(
+    args: argparse.Namespace, history: Sequence[HistoryFact] = ()
+) -> AuditContext:
+    as_of = getattr(args, "as_of", None)
+    now = parse_as_of(as_of) if as_of else dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return AuditContext(
+        now=now,
+        expiry_warn_days=getattr(args, "expiry_warn", DEFAULT_EXPIRY_WARN_DAYS),
+        trust=trust_from_args(args),
+        history=tuple(history),
+    )

@@ -1,0 +1,785 @@
+"""Trust anchors, path building and the chain verdict: one verdict per presented chain.
+
+How trust is decided (the README's "how trust is decided" says the same for users):
+
+1. Anchors: the Mozilla roots (certifi) plus every `--ca-bundle FILE`; with `--trust site`, the
+   bundles alone (the public verdict is then computed too, and reported as information).
+2. Path building, in order: the chain as the device presented it; then with the intermediates
+   of `--intermediates FILE`; then with the local cache of intermediates; then with the
+   certificates fetched from the AIA caIssuers URL (see `prefetch`, never with `--offline`).
+   The first stage that reaches an anchor tells where a missing intermediate was found.
+3. Policy: the path is checked with cryptography's x509.verification (RFC 5280 + CA/B Forum
+   profile, the audit clock injected), against a name the leaf itself carries. The peer's
+   name is judged by the name rules (CS105-CS108), so a name mismatch never hides a missing
+   intermediate or an untrusted root (sslyze's first-error-only flaw).
+4. Verdict: trusted; missing intermediate (found in AIA / file / cache, or nowhere); untrusted
+   root (a self-signed certificate no anchor vouches for: a device's built-in CA, a
+   self-signed leaf); broken chain (a signature that does not verify, wrong order, unrelated
+   certificates); or another path validation failure. Each is reported by its own rule.
+
+Rules stay pure: the only I/O (AIA over HTTP, the cache directory) happens in `prefetch`,
+before evaluation, and in TrustConfig's lazy file loading.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import functools
+import os
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from camscan.rules.chains import (
+    Candidate,
+    ChainProblem,
+    PathSearch,
+    SignatureCache,
+    aia_ca_issuer_urls,
+    build_path,
+    identity,
+    is_self_signed,
+    presented_problems,
+)
+from cryptography import x509
+from cryptography.x509 import verification as xv
+
+from camscan.certinfo import cert_der, cert_sha256, is_self_issued
+from camscan.errors import UsageError
+from camscan.model import AuditContext, Observation
+
+PUBLIC = "public"
+SITE = "site"
+TRUST_MODES = (PUBLIC, SITE)
+
+_VERDICT_KEY = "camscan.rules.trust.verdict"
+_PUBLIC_VERDICT_KEY = "camscan.rules.trust.public_verdict"
+_AIA_KEY = "camscan.rules.trust.aia"
+_SIGS_KEY = "camscan.rules.trust.signatures"
+
+AIA_TIMEOUT = 3.0  # seconds per fetch: a dead AIA server must not stall an audit
+AIA_MAX_BYTES = 256 * 1024  # an intermediate is ~1-2 KB; a PKCS#7 bundle a few KB
+AIA_ROUNDS = 3  # fetched intermediates may themselves point at their issuer's AIA
+AIA_CONCURRENCY = 8
+CACHE_MAX_FILES = 2000
+
+
+# ---------------------------------------------------------------- loading certificates
+
+
+def parse_certificates(data: bytes) -> list[x509.Certificate]:
+    """PEM (one or many), DER, or PKCS#7 (DER or PEM). Raises ValueError if none is found."""
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    stripped = data.lstrip()
+    if stripped.startswith(b"-----BEGIN"):
+        if b"-----BEGIN PKCS7-----" in data or b"-----BEGIN CMS-----" in data:
+            return list(pkcs7.load_pem_pkcs7_certificates(data))
+        if b"-----BEGIN CERTIFICATE-----" in data or b"-----BEGIN X509 CERTIFICATE-----" in data:
+            return list(x509.load_pem_x509_certificates(data))
+        raise ValueError("PEM data without a CERTIFICATE block")
+    try:
+        return [x509.load_der_x509_certificate(data)]
+    except ValueError:
+        pass
+    try:
+        certs = list(pkcs7.load_der_pkcs7_certificates(data))
+    except Exception as exc:
+        raise ValueError("neither PEM, DER nor PKCS#7 certificates") from exc
+    if not certs:
+        raise ValueError("a PKCS#7 structure without certificates")
+    return certs
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """Certificates read from one file the user named."""
+
+    path: str
+    certs: tuple[x509.Certificate, ...]
+
+
+def load_bundle(path: str | os.PathLike[str], *, option: str = "--ca-bundle") -> Bundle:
+    """Read a PEM or DER bundle; an unreadable or empty file is a one-line UsageError."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot read: {exc.strerror or exc}") from exc
+    if not data.strip():
+        raise UsageError(f"{option} {path}: the file is empty")
+    try:
+        certs = parse_certificates(data)
+    except ValueError as exc:
+        raise UsageError(f"{option} {path}: no certificate found ({exc})") from exc
+    return Bundle(str(path), tuple(certs))
+
+
+@functools.cache
+def public_anchors() -> tuple[x509.Certificate, ...]:
+    """The Mozilla root program's anchors as shipped by certifi."""
+    import certifi
+
+    from cryptography.utils import CryptographyDeprecationWarning
+
+    with open(certifi.where(), "rb") as handle, warnings.catch_warnings():
+        # One Mozilla root has a non-positive serial; cryptography warns, and a library
+        # warning about the user's trust store is noise they cannot act on.
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return tuple(x509.load_pem_x509_certificates(handle.read()))
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "camscan" / "intermediates"
+
+
+# ---------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    """What the audit trusts and where it may look for missing intermediates."""
+
+    mode: str = PUBLIC
+    site_bundles: tuple[Bundle, ...] = ()
+    intermediates: tuple[Bundle, ...] = ()
+    offline: bool = False
+    cache_dir: Path | None = None  # None: no cache (neither read nor written)
+    aia_timeout: float = AIA_TIMEOUT
+    aia_max_bytes: int = AIA_MAX_BYTES
+
+    def __post_init__(self) -> None:
+        if self.mode not in TRUST_MODES:
+            raise UsageError(f"--trust {self.mode!r}: expected one of {', '.join(TRUST_MODES)}")
+        if self.mode == SITE and not any(b.certs for b in self.site_bundles):
+            raise UsageError("--trust site needs at least one --ca-bundle FILE (the site's CA)")
+
+    @cached_property
+    def site_anchors(self) -> tuple[x509.Certificate, ...]:
+        return tuple(c for b in self.site_bundles for c in b.certs)
+
+    @cached_property
+    def anchors(self) -> tuple[x509.Certificate, ...]:
+        if self.mode == SITE:
+            return self.site_anchors
+        return public_anchors() + self.site_anchors
+
+    @cached_property
+    def store(self) -> xv.Store:
+        return xv.Store(list(self.anchors))
+
+    @cached_property
+    def public_store(self) -> xv.Store:
+        return _public_store()
+
+    def anchor_source(self, cert: x509.Certificate) -> str:
+        wanted = identity(cert)
+        for bundle in self.site_bundles:
+            if any(identity(c) == wanted for c in bundle.certs):
+                return f"--ca-bundle {bundle.path}"
+        return "Mozilla root store (certifi)"
+
+    @cached_property
+    def file_intermediates(self) -> tuple[Candidate, ...]:
+        return tuple(
+            Candidate(c, "intermediates-file", b.path) for b in self.intermediates for c in b.certs
+        )
+
+    @cached_property
+    def cached_intermediates(self) -> tuple[Candidate, ...]:
+        """Intermediates fetched by earlier runs (DER files named by their SHA-256)."""
+        if self.cache_dir is None or not self.cache_dir.is_dir():
+            return ()
+        found: list[Candidate] = []
+        for entry in sorted(self.cache_dir.glob("*.der"))[:CACHE_MAX_FILES]:
+            try:
+                cert = x509.load_der_x509_certificate(entry.read_bytes())
+            except (OSError, ValueError):
+                continue  # a corrupt cache entry is not the user's problem
+            found.append(Candidate(cert, "cache", str(entry)))
+        return tuple(found)
+
+
+@functools.cache
+def _public_store() -> xv.Store:
+    return xv.Store(list(public_anchors()))
+
+
+_DEFAULT_CONFIG: TrustConfig | None = None
+
+
+def config_of(ctx: AuditContext) -> TrustConfig:
+    """ctx.trust, or (for contexts built without options) public trust, offline, no cache."""
+    global _DEFAULT_CONFIG
+    if isinstance(ctx.trust, TrustConfig):
+        return ctx.trust
+    if _DEFAULT_CONFIG is None:
+        _DEFAULT_CONFIG = TrustConfig(offline=True)
+    return _DEFAULT_CONFIG
+
+
+# ---------------------------------------------------------------- verdict
+
+
+class ChainStatus(enum.StrEnum):
+    TRUSTED = "trusted"
+    MISSING_INTERMEDIATE = "missing_intermediate"
+    UNTRUSTED_ROOT = "untrusted_root"
+    BROKEN_CHAIN = "broken_chain"
+    INVALID_PATH = "invalid_path"
+
+
+@dataclass(frozen=True)
+class MissingIntermediate:
+    """An issuer the device should have sent, and where camscan found it (or did not)."""
+
+    issuer_of: str  # subject of the certificate whose issuer was not sent
+    subject: str  # subject of the missing intermediate (its expected name when not found)
+    found_in: str | None  # "aia", "intermediates-file", "cache"; None: found nowhere
+    where: str = ""  # the URL or file it came from
+    sha256: str | None = None
+    aia_urls: tuple[str, ...] = ()
+    aia_errors: tuple[str, ...] = ()
+
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "issuer_of": self.issuer_of,
+            "missing_subject": self.subject,
+            "found_in": self.found_in,
+            "where": self.where or None,
+            "sha256": self.sha256,
+            "aia_urls": list(self.aia_urls),
+            "aia_errors": list(self.aia_errors),
+        }
+
+
+@dataclass(frozen=True)
+class PolicyFailure:
+    """A path exists but path validation rejects it, and why."""
+
+    kind: str  # validity, weak_key, not_a_ca, path_length, key_usage, eku, name_constraints, ...
+    error: str  # the verifier's own words
+    certificates: tuple[str, ...] = ()
+    # The rule that already reports this for a presented certificate (CS204 then stays quiet).
+    covered_by: str | None = None
+
+
+@dataclass(frozen=True)
+class ChainVerdict:
+    status: ChainStatus
+    trust_mode: str
+    anchored: bool
+    path: tuple[str, ...]  # subjects, leaf first
+    path_sources: tuple[str, ...]
+    anchor: str | None = None
+    anchor_source: str | None = None
+    missing: tuple[MissingIntermediate, ...] = ()
+    untrusted_root: dict[str, Any] | None = None
+    problems: tuple[ChainProblem, ...] = ()
+    policy_failures: tuple[PolicyFailure, ...] = ()
+    policy_checked: bool = True
+    public_status: str | None = None  # with --trust site: the Mozilla verdict, as information
+
+    @property
+    def trusted(self) -> bool:
+        return self.status is ChainStatus.TRUSTED
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready evidence shared by the chain rules."""
+        data: dict[str, Any] = {
+            "chain_status": self.status.value,
+            "trust_mode": self.trust_mode,
+            "path": list(self.path),
+            "path_sources": list(self.path_sources),
+            "anchor": self.anchor,
+            "anchor_source": self.anchor_source,
+        }
+        if self.public_status is not None:
+            data["public_trust_status"] = self.public_status
+        if not self.policy_checked:
+            data["policy_checked"] = False
+        return data
+
+
+def chain_verdict(obs: Observation, ctx: AuditContext) -> ChainVerdict:
+    """The verdict on `obs`'s presented chain, computed once per chain and cached in ctx.cache.
+
+    Name-agnostic: the same chain on two endpoints gets one verdict.
+    """
+    cfg = config_of(ctx)
+    cache: dict[tuple[bytes, ...], ChainVerdict] = ctx.cache.setdefault(_VERDICT_KEY, {})
+    found = cache.get(obs.chain_der)
+    if found is not None:
+        return found
+    verdict = _compute(obs.chain, cfg, cfg.anchors, cfg.store, ctx)
+    if cfg.mode == SITE:
+        # The site's own CAs are known material: without them a private chain would read as
+        # "missing intermediate" against the public roots instead of "untrusted root".
+        site = [Candidate(c, "site-bundle") for c in cfg.site_anchors]
+        public = _compute(obs.chain, cfg, public_anchors(), cfg.public_store, ctx, site)
+        verdict = _replace_public(verdict, public.status.value)
+    cache[obs.chain_der] = verdict
+    return verdict
+
+
+def _replace_public(verdict: ChainVerdict, status: str) -> ChainVerdict:
+    return replace(verdict, public_status=status)
+
+
+def _signatures(ctx: AuditContext) -> SignatureCache:
+    sigs = ctx.cache.get(_SIGS_KEY)
+    if not isinstance(sigs, SignatureCache):
+        sigs = ctx.cache[_SIGS_KEY] = SignatureCache()
+    return sigs
+
+
+def _stages(
+    chain: Sequence[x509.Certificate],
+    cfg: TrustConfig,
+    ctx: AuditContext,
+    extra: Sequence[Candidate] = (),
+) -> list[list[Candidate]]:
+    """Path-building material, in the order the issue prescribes."""
+    presented = [Candidate(c, "presented") for c in chain[1:]] + list(extra)
+    fetched = [
+        Candidate(cert, "aia", url)
+        for url, result in sorted(aia_results(ctx).items())
+        for cert in result.certs
+    ]
+    return [presented, list(cfg.file_intermediates), list(cfg.cached_intermediates), fetched]
+
+
+def _search(
+    chain: Sequence[x509.Certificate],
+    cfg: TrustConfig,
+    anchors: Sequence[x509.Certificate],
+    ctx: AuditContext,
+    extra: Sequence[Candidate] = (),
+) -> tuple[PathSearch, list[Candidate]]:
+    sigs = _signatures(ctx)
+    material: list[Candidate] = []
+    search: PathSearch | None = None
+    for index, stage in enumerate(_stages(chain, cfg, ctx, extra)):
+        if index > 0 and not stage:
+            continue  # nothing new to try
+        material = [*material, *stage]
+        search = build_path(chain[0], material, anchors, sigs)
+        if search.anchored:
+            break
+    assert search is not None
+    return search, material
+
+
+def _compute(
+    chain: Sequence[x509.Certificate],
+    cfg: TrustConfig,
+    anchors: Sequence[x509.Certificate],
+    store: xv.Store,
+    ctx: AuditContext,
+    extra: Sequence[Candidate] = (),
+) -> ChainVerdict:
+    sigs = _signatures(ctx)
+    leaf = chain[0]
+    search, material = _search(chain, cfg, anchors, ctx, extra)
+    problems = presented_problems(chain, search, anchors, sigs)
+    top = search.path[-1].cert
+
+    # Certificates on the path the device did not send. A self-signed top of an unanchored
+    # path is the untrusted root (clients never need a root sent), not a missing intermediate.
+    intermediates_on_path = search.path[1:] if search.anchored else search.path[1:-1]
+    if not search.anchored and not is_self_signed(top, sigs):
+        intermediates_on_path = search.path[1:]
+    missing = [
+        MissingIntermediate(
+            issuer_of=_subject(search.path[i].cert),
+            subject=_subject(cand.cert),
+            found_in=cand.source,
+            where=cand.where,
+            sha256=cand.sha256,
+        )
+        for i, cand in enumerate(intermediates_on_path)
+        if cand.source not in ("presented", "anchor", "site-bundle")
+    ]
+    untrusted_root: dict[str, Any] | None = None
+    if not search.anchored:
+        if is_self_signed(top, sigs):
+            untrusted_root = {
+                "subject": _subject(top),
+                "sha256": cert_sha256(top),
+                "self_signed_leaf": len(search.path) == 1,
+                "sent_by_device": search.path[-1].source == "presented",
+                "found_in": search.path[-1].source,
+            }
+        elif is_self_issued(top) and not any(b[0].cert == top for b in search.bad_signatures):
+            problems.append(
+                ChainProblem(
+                    "bad_signature",
+                    f"{_subject(top)} names itself as its issuer, but its signature does not "
+                    "verify with its own key",
+                    (_subject(top),),
+                )
+            )
+        elif not any(p.kind == "bad_signature" for p in problems):
+            urls = tuple(aia_ca_issuer_urls(top))
+            results = aia_results(ctx)
+            errors = tuple(
+                f"{url}: {results[url].error}" for url in urls if url in results and results[url].error
+            )
+            if not urls:
+                errors = ("the certificate has no AIA caIssuers URL",)
+            elif cfg.offline:
+                errors = (*errors, "not fetched: --offline")
+            missing.append(
+                MissingIntermediate(
+                    issuer_of=_subject(top),
+                    subject=top.issuer.rfc4514_string() or "(empty issuer)",
+                    found_in=None,
+                    aia_urls=urls,
+                    aia_errors=errors,
+                )
+            )
+
+    policy_failures: list[PolicyFailure] = []
+    policy_checked = True
+    if search.anchored:
+        intermediates = [c.cert for c in material]
+        path_certs = [c.cert for c in search.path]
+        presented_ders = {cert_der(c) for c in chain}
+        policy_failures, policy_checked = _policy(
+            leaf, intermediates, path_certs, presented_ders, store, ctx.now
+        )
+
+    if any(p.kind == "bad_signature" for p in problems):
+        status = ChainStatus.BROKEN_CHAIN
+    elif untrusted_root is not None:
+        status = ChainStatus.UNTRUSTED_ROOT
+    elif missing:
+        status = ChainStatus.MISSING_INTERMEDIATE
+    elif policy_failures:
+        status = ChainStatus.INVALID_PATH
+    else:
+        status = ChainStatus.TRUSTED
+
+    anchor = search.path[-1].cert if search.anchored else None
+    return ChainVerdict(
+        status=status,
+        trust_mode=cfg.mode,
+        anchored=search.anchored,
+        path=tuple(_subject(c.cert) for c in search.path),
+        path_sources=tuple(c.source for c in search.path),
+        anchor=_subject(anchor) if anchor is not None else None,
+        anchor_source=cfg.anchor_source(anchor) if anchor is not None else None,
+        missing=tuple(missing),
+        untrusted_root=untrusted_root,
+        problems=tuple(problems),
+        policy_failures=tuple(policy_failures),
+        policy_checked=policy_checked,
+    )
+
+
+def _subject(cert: x509.Certificate) -> str:
+    return cert.subject.rfc4514_string() or "(empty subject)"
+
+
+# ---------------------------------------------------------------- policy (cryptography)
+
+
+def self_subjects(leaf: x509.Certificate) -> list[xv.Subject]:
+    """Names the leaf itself carries, to run the verifier name-agnostically."""
+    import ipaddress
+
+    try:
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except Exception:
+        return []
+    subjects: list[xv.Subject] = []
+    for entry in san:
+        if isinstance(entry, x509.IPAddress) and isinstance(
+            entry.value, ipaddress.IPv4Address | ipaddress.IPv6Address
+        ):
+            subjects.append(x509.IPAddress(entry.value))
+        elif isinstance(entry, x509.DNSName) and entry.value:
+            value = entry.value
+            if value.startswith("*."):
+                value = "camscan-wildcard" + value[1:]
+            try:
+                subjects.append(x509.DNSName(value))
+            except ValueError:
+                continue  # not an A-label: the name rules judge it, the path check skips it
+    return subjects[:4]
+
+
+def _verify(
+    leaf: x509.Certificate,
+    intermediates: list[x509.Certificate],
+    store: xv.Store,
+    when: dt.datetime,
+) -> tuple[bool, str | None]:
+    """(ok, error). (False, None) means no name of the leaf was usable as a verifier subject."""
+    for subject in self_subjects(leaf):
+        try:
+            verifier = xv.PolicyBuilder().store(store).time(when).build_server_verifier(subject)
+            verifier.verify(leaf, intermediates)
+            return True, None
+        except xv.VerificationError as exc:
+            error = str(exc)
+            if "no matching subjectaltname" in error.lower():
+                continue  # that name was not usable as a subject; try the next
+            return False, error
+        except (ValueError, TypeError):
+            continue  # a name the verifier refuses to take as a subject (e.g. "ba*.example")
+    return False, None
+
+
+def _essence(error: str) -> str:
+    """The verifier's message without the "(encountered processing <Certificate(...)>)" tail,
+    whose subject text (device-controlled) must not steer the classification."""
+    cut = error.find("(encountered processing")
+    return error[:cut].strip() if cut >= 0 else error
+
+
+def classify(error: str) -> str:
+    """A stable kind for a verifier error string (the string itself goes in the evidence)."""
+    text = _essence(error).lower()
+    rules = (
+        ("validity", ("not valid at validation time", "expired", "not yet valid")),
+        ("path_length", ("path length", "pathlen")),
+        ("name_constraints", ("name constraint",)),
+        ("eku", ("extendedkeyusage", "extended key usage", "required eku", "2.5.29.37")),
+        ("key_usage", ("keyusage", "key usage", "keycertsign", "2.5.29.15")),
+        ("not_a_ca", ("basicconstraints", "basic constraints", "2.5.29.19")),
+        ("weak_key", ("rsa key", "modulus", "curve", "public key algorithm", "key is too weak")),
+        ("san", ("subjectaltname", "2.5.29.17")),
+        ("not_v3", ("x509v3", "x509 v3")),
+        ("key_identifier", ("2.5.29.35", "2.5.29.14", "keyidentifier")),
+        ("signature", ("signature",)),
+        ("serial", ("serial",)),
+        ("extension", ("extension",)),
+        ("name", ("issuer", "subject")),
+    )
+    for kind, needles in rules:
+        if any(n in text for n in needles):
+            return kind
+    return "other"
+
+
+def _neutral_time(certs: Iterable[x509.Certificate]) -> dt.datetime | None:
+    """A moment at which every certificate is valid, if one exists."""
+    certs = list(certs)
+    start = max(c.not_valid_before_utc for c in certs)
+    end = min(c.not_valid_after_utc for c in certs)
+    return start if start <= end else None
+
+
+def _covered(rule_id: str) -> str | None:
+    """`rule_id` if that rule is registered (then it reports the presented certificate itself)."""
+    from camscan.rules.registry import get_rule
+
+    return rule_id if get_rule(rule_id) is not None else None
+
+
+def _policy(
+    leaf: x509.Certificate,
+    intermediates: list[x509.Certificate],
+    path: list[x509.Certificate],
+    presented: set[bytes],
+    store: xv.Store,
+    now: dt.datetime,
+) -> tuple[list[PolicyFailure], bool]:
+    """Path validation failures on a structurally complete path, and whether it could run.
+
+    The verifier insists on a subjectAltName it can match; a CN-only leaf (CS106) or one whose
+    names it refuses can only be vouched for structurally (policy_checked False).
+    """
+    ok, error = _verify(leaf, intermediates, store, now)
+    if ok:
+        return [], True
+    if error is None:
+        return [], False
+    failures: list[PolicyFailure] = []
+    # Validity is judged per certificate, so that an expired leaf (CS120/CS122, presented-chain
+    # rules) is not reported twice, while an expired anchor or fetched intermediate is.
+    for cert in path:
+        if cert.not_valid_after_utc < now or cert.not_valid_before_utc > now:
+            expired = cert.not_valid_after_utc < now
+            covered = _covered("CS120" if expired else "CS122") if cert_der(cert) in presented else None
+            failures.append(
+                PolicyFailure(
+                    "validity",
+                    f"{_subject(cert)} is {'expired' if expired else 'not yet valid'} at the audit time "
+                    f"(valid {cert.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ} to "
+                    f"{cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ})",
+                    (_subject(cert),),
+                    covered,
+                )
+            )
+    other_error: str | None = error
+    if failures:
+        # Re-run at a moment when every certificate is valid: what fails then is not validity.
+        neutral = _neutral_time(path)
+        if neutral is not None:
+            ok_then, other_error = _verify(leaf, intermediates, store, neutral)
+            if ok_then:
+                other_error = None
+        else:
+            other_error = None
+    if other_error is None:
+        return failures, True
+    kind = classify(other_error)
+    if kind == "validity":
+        if not failures:
+            failures.append(PolicyFailure("validity", other_error))
+        return failures, True
+    covered: str | None = None
+    if kind == "signature" and "signature does not match" in other_error.lower():
+        # Every signature on the structural path verified (with cryptography's own primitives),
+        # so the verifier's path builder is at odds with RFC 5280 here (x509-limbo
+        # pathlen::self-issued-certs-pathlen: self-issued key-rollover certificates).
+        kind = "verifier_disagreement"
+    elif kind == "signature":
+        kind = "signature_algorithm"
+        covered = _covered("CS102") if _weak_hashes_all_presented(path, presented) else None
+    elif kind == "weak_key" and _weak_keys_all_presented(path, presented):
+        covered = _covered("CS101")
+    elif kind == "not_v3" and cert_der(leaf) in presented and leaf.version != x509.Version.v3:
+        covered = _covered("CS110")
+    failures.append(PolicyFailure(kind, other_error, (), covered))
+    return failures, True
+
+
+def _weak_hashes_all_presented(path: list[x509.Certificate], presented: set[bytes]) -> bool:
+    from camscan.certinfo import signature_hash_name
+
+    weak = [c for c in path if signature_hash_name(c) in {"sha1", "md5", "unknown"}]
+    return bool(weak) and all(cert_der(c) in presented for c in weak)
+
+
+def _weak_keys_all_presented(path: list[x509.Certificate], presented: set[bytes]) -> bool:
+    from camscan.certinfo import key_description
+
+    weak = []
+    for cert in path:
+        key_type, bits = key_description(cert)
+        if (key_type == "RSA" and (bits or 0) < 2048) or (key_type == "EC" and (bits or 0) < 256):
+            weak.append(cert)
+        elif key_type in {"DSA", "unknown"}:
+            weak.append(cert)
+    return bool(weak) and all(cert_der(c) in presented for c in weak)
+
+
+# ---------------------------------------------------------------- AIA prefetch (the I/O edge)
+
+
+@dataclass(frozen=True)
+class AIAFetch:
+    url: str
+    certs: tuple[x509.Certificate, ...] = ()
+    error: str | None = None
+
+
+def aia_results(ctx: AuditContext) -> dict[str, AIAFetch]:
+    results: dict[str, AIAFetch] = ctx.cache.setdefault(_AIA_KEY, {})
+    return results
+
+
+async def prefetch(observations: Sequence[Observation], ctx: AuditContext) -> None:
+    """Fetch the AIA caIssuers certificates of chains that do not reach an anchor otherwise.
+
+    Runs before evaluation so the rules stay pure. Skipped entirely with --offline. Each fetch
+    is bounded in time and size; fetched CA certificates are stored in the cache directory.
+    """
+    cfg = config_of(ctx)
+    if cfg.offline or not observations:
+        return
+    import httpx
+    import trio
+
+    chains: dict[tuple[bytes, ...], Sequence[x509.Certificate]] = {}
+    for obs in observations:
+        if obs.chain_der and obs.chain_der not in chains:
+            try:
+                chains[obs.chain_der] = obs.chain
+            except ValueError:
+                continue  # an unparseable chain is a rule's finding (CS000), not a fetch
+    results = aia_results(ctx)
+    sigs = _signatures(ctx)
+    async with httpx.AsyncClient(
+        timeout=httpx.Timeout(cfg.aia_timeout),
+        follow_redirects=True,
+        max_redirects=3,
+        headers={"User-Agent": "camscan (AIA caIssuers fetch)"},
+    ) as client:
+        for _ in range(AIA_ROUNDS):
+            wanted: set[str] = set()
+            for chain in chains.values():
+                search, _material = _search(chain, cfg, cfg.anchors, ctx)
+                if search.anchored:
+                    continue
+                top = search.path[-1].cert
+                if is_self_signed(top, sigs):
+                    continue
+                wanted.update(u for u in aia_ca_issuer_urls(top)[:2] if u not in results)
+            if not wanted:
+                return
+            limiter = trio.CapacityLimiter(AIA_CONCURRENCY)
+
+            async def fetch(url: str, limiter: trio.CapacityLimiter = limiter) -> None:
+                async with limiter:
+                    results[url] = await _fetch(client, url, cfg)
+
+            async with trio.open_nursery() as nursery:
+                for url in sorted(wanted):
+                    nursery.start_soon(fetch, url)
+
+
+async def _fetch(client: Any, url: str, cfg: TrustConfig) -> AIAFetch:
+    import httpx
+    import trio
+
+    body = bytearray()
+    error: str | None = None
+    with trio.move_on_after(cfg.aia_timeout * 2) as scope:
+        try:
+            async with client.stream("GET", url) as response:
+                if response.status_code != 200:
+                    return AIAFetch(url, error=f"HTTP status {response.status_code}")
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > cfg.aia_max_bytes:
+                        return AIAFetch(url, error=f"response larger than {cfg.aia_max_bytes} bytes")
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except OSError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+    if scope.cancelled_caught:
+        return AIAFetch(url, error=f"timed out after {cfg.aia_timeout * 2:g} s")
+    if error is not None:
+        return AIAFetch(url, error=error)
+    try:
+        certs = tuple(parse_certificates(bytes(body)))
+    except ValueError as exc:
+        return AIAFetch(url, error=f"not a certificate: {exc}")
+    _store_in_cache(certs, cfg)
+    return AIAFetch(url, certs)
+
+
+def _store_in_cache(certs: Iterable[x509.Certificate], cfg: TrustConfig) -> None:
+    if cfg.cache_dir is None:
+        return
+    from camscan.atomic import write_bytes_atomic
+
+    try:
+        cfg.cache_dir.mkdir(parents=True, exist_ok=True)
+        for cert in certs:
+            try:
+                is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+            except Exception:
+                is_ca = False
+            if is_ca:  # only CA certificates are path-building material worth keeping
+                write_bytes_atomic(cfg.cache_dir / f"{cert_sha256(cert)}.der", cert_der(cert))
+    except OSError:
+        return  # a read-only cache must not fail the audit
