@@ -277,9 +277,11 @@ def render_html(audit: AuditResult, *, expiry_warn_days: int = 30, title: str | 
         "by_severity": severity_counts(audit.findings),
         "by_rule": rule_counts(audit.findings),
         "finding_count": len(audit.findings),
-        "findings": [
-            (view, finding) for view in views for finding in view["findings"]
-        ],
+        # Worst first: the reader starts with what needs fixing now (headers re-sort).
+        "findings": sorted(
+            ((view, finding) for view in views for finding in view["findings"]),
+            key=lambda pair: (-pair[1]["rank"], pair[0]["sort_key"], pair[1]["rule_id"]),
+        ),
         "timeline": build_timeline(reports, as_of, expiry_warn_days),
         "expiry_warn_days": expiry_warn_days,
         "timeline_days": TIMELINE_DAYS,
