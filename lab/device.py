@@ -16,6 +16,7 @@ import ssl
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -231,7 +232,9 @@ class Device:
         creds = self.firmware.served()
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         if self.scenario.legacy_tls:
-            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # accepting TLS 1.0 is the scenario
+                ctx.minimum_version = ssl.TLSVersion.TLSv1
             ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
         fd, path = tempfile.mkstemp(dir=self._workdir, suffix=".pem")
         try:
@@ -263,6 +266,9 @@ class Device:
                                  date=lambda: http_date(self.clock.now()))
         except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError, OSError):
             pass
+        except Exception as exc:  # one bad connection must not take the whole lab down
+            self.errors.append(f"connection: {exc!r}")
+            print(f"camscan lab: {self.name}: internal error: {exc!r}", file=sys.stderr)
         finally:
             await trio.aclose_forcefully(stream)
 
