@@ -34,4 +34,5 @@ def security_header(username: str, password: str, *, created: str | None = None,
 
 
 def envelope(body: str, header: str = "") -> bytes:
-    return f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope {NAMESPACES}>{header}<s:Body>{body}</s:Body></s:Envelope>'.encode()
+    head = f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope {NAMESPACES}>'
+    return f"{head}{header}<s:Body>{body}</s:Body></s:Envelope>".encode()
