@@ -47,8 +47,8 @@ def check_fleet(
     keys = {obs.endpoint: k for obs in observations if (k := _spki(obs)) is not None}
     for spki, group, devices in groups_by(observations, keys):
         certificates = len({obs.leaf_sha256 for obs in group})
+        members = [o.endpoint for o in group]  # sorted by groups_by
         for obs in group:
-            others = [o.endpoint for o in group]
             yield obs.endpoint, Violation(
                 f"the same private key is used by {devices} devices in this scan",
                 {
@@ -56,7 +56,7 @@ def check_fleet(
                     "devices": devices,
                     "endpoints": len(group),
                     "distinct_certificates": certificates,
-                    "shared_with": listed(others, exclude=obs.endpoint),
+                    "shared_with": listed(members, exclude=obs.endpoint),
                 },
             )
 

@@ -37,6 +37,7 @@ def check_fleet(
         leaf = leaf_of(group[0])
         names = certinfo.subject_alt_names(leaf) if leaf is not None else {}
         subject = leaf.subject.rfc4514_string() if leaf is not None else None
+        members = [o.endpoint for o in group]  # sorted by groups_by
         for obs in group:
             yield obs.endpoint, Violation(
                 f"the identical certificate is presented by {devices} devices in this scan",
@@ -47,7 +48,7 @@ def check_fleet(
                     "san_dns": list(names.get("dns", [])),
                     "devices": devices,
                     "endpoints": len(group),
-                    "shared_with": listed((o.endpoint for o in group), exclude=obs.endpoint),
+                    "shared_with": listed(members, exclude=obs.endpoint),
                 },
             )
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from collections.abc import Iterable, Iterator, Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -190,10 +191,14 @@ def normalize_mac(mac: str) -> str:
     return digits if len(digits) == 12 else mac.strip().lower()
 
 
-def listed(endpoints: Iterable[Endpoint], exclude: Endpoint | None = None) -> list[str]:
-    """Sorted endpoint labels for evidence, capped at MAX_LISTED."""
-    chosen = sorted((e for e in endpoints if e != exclude), key=lambda e: e.sort_key)
-    return [str(e) for e in chosen[:MAX_LISTED]]
+def listed(endpoints: Sequence[Endpoint], exclude: Endpoint | None = None) -> list[str]:
+    """Labels of `endpoints` (already sorted) other than `exclude`, capped at MAX_LISTED.
+
+    Stops after MAX_LISTED entries: a factory key shared by thousands of cameras must not make
+    the fleet rules quadratic.
+    """
+    others = (str(e) for e in endpoints if e != exclude)
+    return list(itertools.islice(others, MAX_LISTED))
 
 
 def groups_by(
