@@ -44,6 +44,7 @@ WEAK_SIGNATURE_OIDS: dict[str, str] = {
     "1.3.14.3.2.27": "sha1",  # dsaWithSHA1 (OIW)
 }
 WEAK_HASHES = frozenset({"md2", "md4", "md5", "sha1"})
+_DISPLAY = {"md2": "MD2", "md4": "MD4", "md5": "MD5", "sha1": "SHA-1"}
 
 
 def weak_hash(cert: x509.Certificate) -> str | None:
@@ -67,7 +68,7 @@ def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:
             "signature_hash": hash_name,
         }
         yield Violation(
-            f"the {cert_role} is signed with {hash_name.upper()} "
+            f"the {cert_role} is signed with {_DISPLAY.get(hash_name, hash_name)} "
             f"({certinfo.signature_algorithm_name(cert)})",
             evidence,
         )
