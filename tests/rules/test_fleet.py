@@ -182,3 +182,19 @@ def test_cs404_built_in_ca_names_the_boot_address() -> None:
     # After a reboot the firmware names the current address: nothing to report.
     rebooted = pki.make_leaf(firmware_ca, common_name=NEW, ips=[NEW], not_before=NB).cert
     assert fleet(cs404_stale_after_ip_change, [moved(rebooted, mac=None)], context()) == []
+
+
+def test_cs404_serial_number_and_ipv6_spellings(ca: pki.Issued) -> None:
+    # Pure data (never contacted): documentation-prefix IPv6 addresses written two ways.
+    old_v6, new_v6 = "2001:db8::5", "2001:db8::9"
+    cert = pki.make_leaf(ca, ips=[old_v6], not_before=NB).cert
+    seen = HistoryFact(
+        Endpoint("2001:0db8:0000::0005", 443), NOW - DAY, "0" * 64, "1" * 64, serial="ACCC8E000001"
+    )
+    obs = observation([cert], address=new_v6, identity=DeviceIdentity(serial="accc8e000001"))
+    [(_, v)] = fleet(cs404_stale_after_ip_change, [obs], context(history=[seen]))
+    assert v.evidence["evidence"][0]["basis"] == "history_serial"
+    assert v.evidence["previous_address"] == "2001:0db8:0000::0005"
+    # Another serial: no evidence.
+    other = HistoryFact(Endpoint(old_v6, 443), NOW - DAY, "0" * 64, "1" * 64, serial="B8A44F000002")
+    assert fleet(cs404_stale_after_ip_change, [obs], context(history=[other])) == []
