@@ -6,17 +6,19 @@ times. Every device string is data here; consumers escape it where they render i
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
 import ssl
 import sys
+import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from camscan import __version__
-from camscan.atomic import write_text_atomic
 from camscan.errors import CamscanError
 from camscan.model import (
     SCHEMA_VERSION,
@@ -118,18 +120,30 @@ def failure_entry(failure: ProbeFailure) -> dict[str, Any]:
     }
 
 
-def build_document(audit: AuditResult) -> dict[str, Any]:
-    scan = audit.scan
-    params = scan.parameters
+def _entries(audit: AuditResult) -> list[tuple[tuple[int, int, int, str], int, Any]]:
+    """Sort keys for every endpoint, with what builds its entry (built only when written)."""
+    items: list[tuple[tuple[int, int, int, str], int, Any]] = []
+    items += [(obs.endpoint.sort_key, 0, obs) for obs in audit.scan.observations]
+    items += [(failure.endpoint.sort_key, 1, failure) for failure in audit.scan.failures]
+    items.sort(key=lambda item: (item[0], item[1]))
+    return items
+
+
+def _iter_endpoint_entries(audit: AuditResult) -> Iterator[dict[str, Any]]:
     by_endpoint: dict[Endpoint, list[Finding]] = {}
     for finding in audit.findings:
         by_endpoint.setdefault(finding.endpoint, []).append(finding)
-    entries: list[tuple[tuple[int, int, int, str], int, dict[str, Any]]] = []
-    for obs in scan.observations:
-        entries.append((obs.endpoint.sort_key, 0, observation_entry(obs, by_endpoint.get(obs.endpoint, []))))
-    for failure in scan.failures:
-        entries.append((failure.endpoint.sort_key, 1, failure_entry(failure)))
-    entries.sort(key=lambda item: (item[0], item[1]))
+    for _, _, item in _entries(audit):
+        if isinstance(item, Observation):
+            yield observation_entry(item, by_endpoint.get(item.endpoint, []))
+        else:
+            yield failure_entry(item)
+
+
+def _head(audit: AuditResult) -> dict[str, Any]:
+    """Every top-level key but "endpoints", in document order."""
+    scan = audit.scan
+    params = scan.parameters
     kinds = Counter(f.kind.value for f in scan.failures)
     severities = Counter(f.severity.value for f in audit.findings)
     return {
@@ -149,29 +163,66 @@ def build_document(audit: AuditResult) -> dict[str, Any]:
         "finished_at": utc_iso(scan.finished_at),
         "as_of": utc_iso(audit.as_of),
         "summary": {
-            "endpoints": len(entries),
+            "endpoints": len(scan.observations) + len(scan.failures),
             "observed": len(scan.observations),
             "failed": len(scan.failures),
             "failures_by_kind": {kind.value: kinds.get(kind.value, 0) for kind in FailureKind},
             "findings": len(audit.findings),
             "findings_by_severity": {s.value: severities.get(s.value, 0) for s in Severity},
         },
-        "endpoints": [entry for _, _, entry in entries],
     }
+
+
+def build_document(audit: AuditResult) -> dict[str, Any]:
+    """The whole document as one dict (for tests and embedding); write_json streams instead."""
+    return {**_head(audit), "endpoints": list(_iter_endpoint_entries(audit))}
+
+
+def iter_json(audit: AuditResult) -> Iterator[str]:
+    """The document as text chunks: top level indented, one endpoint per line.
+
+    Streaming keeps a /16 sweep's report from existing three times in memory (dataclasses,
+    dicts, one giant string); the text parses to exactly build_document(audit).
+    """
+    head = json.dumps(_head(audit), indent=2, ensure_ascii=False)
+    yield head[:-2] + ',\n  "endpoints": ['
+    first = True
+    for entry in _iter_endpoint_entries(audit):
+        line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+        yield ("\n    " if first else ",\n    ") + line
+        first = False
+    yield ("\n  ]" if not first else "]") + "\n}\n"
 
 
 def dumps(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
+def _write_stream_atomic(path: Path, chunks: Iterable[str]) -> None:
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+
+
 def write_json(audit: AuditResult, path: str) -> None:
     """`-` writes to stdout; a path is written atomically (never half a report)."""
-    text = dumps(build_document(audit))
     if path == "-":
-        sys.stdout.write(text)
+        for chunk in iter_json(audit):
+            sys.stdout.write(chunk)
         sys.stdout.flush()
         return
     try:
-        write_text_atomic(Path(path), text)
+        _write_stream_atomic(Path(path), iter_json(audit))
     except OSError as exc:
         raise CamscanError(f"cannot write JSON report {path!r}: {exc.strerror or exc}") from exc

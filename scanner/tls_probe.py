@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import os
 import socket
 import ssl
+import sys
 import warnings
 from dataclasses import dataclass
 from functools import cache
@@ -139,7 +141,8 @@ async def connect(endpoint: Endpoint, timeout: float) -> trio.SocketStream | Pro
         return _failure(endpoint, ProbeStage.CONNECT, FailureKind.TIMEOUT, f"no answer within {timeout:g}s")
     except OSError as exc:
         sock.close()
-        return _failure(endpoint, ProbeStage.CONNECT, classify_os_error(exc), exc.strerror or str(exc))
+        reason = sys.intern(os.strerror(exc.errno)) if exc.errno else str(exc)
+        return _failure(endpoint, ProbeStage.CONNECT, classify_os_error(exc), reason)
     except BaseException:
         sock.close()
         raise

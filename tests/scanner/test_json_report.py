@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 import trio
-from camscan.reports.json_report import build_document, dumps, load_schema, write_json
+from camscan.reports.json_report import build_document, dumps, iter_json, load_schema, write_json
 from camscan.rules.registry import get_rule
 from camscan.scanner.sweep import SweepOptions
 from camscan.scanner.targets import parse_targets
@@ -124,6 +124,10 @@ def test_order_findings_and_determinism() -> None:
     assert document["summary"]["findings_by_severity"] == {"notice": 0, "warning": 1, "error": 0}
     assert document["started_at"] == "2026-01-02T03:04:05Z"
     assert dumps(document) == dumps(build_document(audit))
+    # The streamed text (what write_json writes) parses to the same document.
+    assert json.loads("".join(iter_json(audit))) == document
+    empty = AuditResult(ScanResult(scan.parameters, NOW, NOW, (), ()), (), NOW)
+    assert json.loads("".join(iter_json(empty))) == build_document(empty)
 
 
 def test_unparseable_certificate_keeps_its_pem() -> None:

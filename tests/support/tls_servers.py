@@ -174,14 +174,15 @@ async def serve(
     spec: ServerSpec,
     host: str = "127.0.0.1",
     *,
+    port: int = 0,
     task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Listen on host:0 and serve `spec` until cancelled; reports (host, port) to nursery.start."""
+    """Listen on host:port (0: any free port) and serve `spec` until cancelled; reports (host, port) to nursery.start."""
     ctx = server_context(spec) if spec.behaviour.startswith("tls") else None
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = trio.socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    await sock.bind((host, 0))
+    await sock.bind((host, port))
     sock.listen(128)
     listener = trio.SocketListener(sock)
     port = sock.getsockname()[1]
