@@ -63,6 +63,16 @@ def _names(subject: str, sans: list[str]) -> tuple[str, list[str], list[str]]:
     return cn, ips, dns
 
 
+def _current_names(cert: x509.Certificate) -> tuple[str, list[str], list[str]]:
+    cns = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return (str(cns[0].value) if cns else ""), [], []
+    ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+    return (str(cns[0].value) if cns else ""), ips, san.get_values_for_type(x509.DNSName)
+
+
 class Axis(Personality):
     name = "axis"
 
@@ -193,7 +203,10 @@ def rest_cert(device: Device, request: Request) -> Response:
         key_id = firmware.keystore.key_for(cert) if cert is not None else None
         if key_id is None:
             return _rest(404, error=(1, f"Resource not found: {parts[1]}"))
+        assert cert is not None
         cn, ips, dns = _names(str(data.get("subject", "")), list(data.get("subject_alt_names", [])))
+        if "subject" not in data:  # default: the alias's own subject and SANs
+            cn, ips, dns = _current_names(cert)
         csr = firmware.csr(key_id, cn or device.ip, ips=ips, dns=dns)
         return _rest(200, csr.public_bytes(serialization.Encoding.PEM).decode())
     if len(parts) == 2 and parts[0] == "certificates":
