@@ -21,6 +21,8 @@ camscan.atomic (temporary file, fsync, rename), which survives a power cut as we
 
 from __future__ import annotations
 
+from collections import Counter
+
 from camscan.reports.common import (
     SEVERITIES,
     certificate_records,
@@ -115,12 +117,10 @@ def build_registry(audit: AuditResult) -> CollectorRegistry:
             not_before.labels(*cert_label).set(_timestamp(cert["not_before"]))
 
     rule_ids = sorted(set(_registered_rule_ids()) | {f.rule_id for f in audit.findings})
+    counts = Counter((f.severity.value, f.rule_id) for f in audit.findings)
     for severity in SEVERITIES:
         for rule_id in rule_ids:
-            count = sum(
-                1 for f in audit.findings if f.rule_id == rule_id and f.severity is severity
-            )
-            findings.labels(severity.value, rule_id).set(count)
+            findings.labels(severity.value, rule_id).set(counts.get((severity.value, rule_id), 0))
 
     endpoints.labels("ok").set(sum(1 for r in reports if r.observation is not None))
     endpoints.labels("failed").set(
