@@ -122,7 +122,6 @@ def load_bundle(path: str | os.PathLike[str], *, option: str = "--ca-bundle") ->
 def public_anchors() -> tuple[x509.Certificate, ...]:
     """The Mozilla root program's anchors as shipped by certifi."""
     import certifi
-
     from cryptography.utils import CryptographyDeprecationWarning
 
     with open(certifi.where(), "rb") as handle, warnings.catch_warnings():
@@ -445,7 +444,11 @@ def _compute(
 
     policy_failures: list[PolicyFailure] = []
     policy_checked = True
-    if search.anchored:
+    if search.anchored and len(search.path) == 1:
+        # The leaf itself is an anchor (a device certificate the user exported and trusts):
+        # trusted as pinned; the verifier cannot validate a path of one certificate.
+        policy_checked = False
+    elif search.anchored:
         intermediates = [c.cert for c in material]
         path_certs = [c.cert for c in search.path]
         presented_ders = {cert_der(c) for c in chain}
@@ -654,7 +657,8 @@ def _policy(
 def _weak_hashes_all_presented(path: list[x509.Certificate], presented: set[bytes]) -> bool:
     from camscan.certinfo import signature_hash_name
 
-    weak = [c for c in path if signature_hash_name(c) in {"sha1", "md5", "unknown"}]
+    # The anchor's own signature is never relied on (RFC 5280 6.1: the anchor is trusted as is).
+    weak = [c for c in path[:-1] if signature_hash_name(c) in {"sha1", "md5", "unknown"}]
     return bool(weak) and all(cert_der(c) in presented for c in weak)
 
 
@@ -695,7 +699,6 @@ async def prefetch(observations: Sequence[Observation], ctx: AuditContext) -> No
     cfg = config_of(ctx)
     if cfg.offline or not observations:
         return
-    import httpx
     import trio
 
     chains: dict[tuple[bytes, ...], Sequence[x509.Certificate]] = {}
@@ -707,64 +710,121 @@ async def prefetch(observations: Sequence[Observation], ctx: AuditContext) -> No
                 continue  # an unparseable chain is a rule's finding (CS000), not a fetch
     results = aia_results(ctx)
     sigs = _signatures(ctx)
-    async with httpx.AsyncClient(
-        timeout=httpx.Timeout(cfg.aia_timeout),
-        follow_redirects=True,
-        max_redirects=3,
-        headers={"User-Agent": "camscan (AIA caIssuers fetch)"},
-    ) as client:
-        for _ in range(AIA_ROUNDS):
-            wanted: set[str] = set()
-            for chain in chains.values():
-                search, _material = _search(chain, cfg, cfg.anchors, ctx)
-                if search.anchored:
-                    continue
-                top = search.path[-1].cert
-                if is_self_signed(top, sigs):
-                    continue
-                wanted.update(u for u in aia_ca_issuer_urls(top)[:2] if u not in results)
-            if not wanted:
-                return
-            limiter = trio.CapacityLimiter(AIA_CONCURRENCY)
+    limiter = trio.CapacityLimiter(AIA_CONCURRENCY)
 
-            async def fetch(url: str, limiter: trio.CapacityLimiter = limiter) -> None:
-                async with limiter:
-                    results[url] = await _fetch(client, url, cfg)
+    async def fetch(url: str) -> None:
+        async with limiter:
+            results[url] = await fetch_aia(url, cfg)
 
-            async with trio.open_nursery() as nursery:
-                for url in sorted(wanted):
-                    nursery.start_soon(fetch, url)
+    for _ in range(AIA_ROUNDS):
+        wanted: set[str] = set()
+        for chain in chains.values():
+            search, _material = _search(chain, cfg, cfg.anchors, ctx)
+            if search.anchored:
+                continue
+            top = search.path[-1].cert
+            if is_self_signed(top, sigs):
+                continue
+            wanted.update(u for u in aia_ca_issuer_urls(top)[:2] if u not in results)
+        if not wanted:
+            return
+        async with trio.open_nursery() as nursery:
+            for url in sorted(wanted):
+                nursery.start_soon(fetch, url)
 
 
-async def _fetch(client: Any, url: str, cfg: TrustConfig) -> AIAFetch:
-    import httpx
+class _FetchError(Exception):
+    pass
+
+
+async def fetch_aia(url: str, cfg: TrustConfig) -> AIAFetch:
+    """GET one caIssuers URL, bounded in time (the whole exchange) and in size."""
     import trio
 
-    body = bytearray()
+    body = b""
     error: str | None = None
-    with trio.move_on_after(cfg.aia_timeout * 2) as scope:
+    with trio.move_on_after(cfg.aia_timeout) as scope:
         try:
-            async with client.stream("GET", url) as response:
-                if response.status_code != 200:
-                    return AIAFetch(url, error=f"HTTP status {response.status_code}")
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > cfg.aia_max_bytes:
-                        return AIAFetch(url, error=f"response larger than {cfg.aia_max_bytes} bytes")
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            body = await _http_get(url, cfg.aia_max_bytes, redirects=3)
+        except _FetchError as exc:
+            error = str(exc)
         except OSError as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = f"{type(exc).__name__}: {exc.strerror or exc}"
     if scope.cancelled_caught:
-        return AIAFetch(url, error=f"timed out after {cfg.aia_timeout * 2:g} s")
+        return AIAFetch(url, error=f"timed out after {cfg.aia_timeout:g} s")
     if error is not None:
         return AIAFetch(url, error=error)
     try:
-        certs = tuple(parse_certificates(bytes(body)))
+        certs = tuple(parse_certificates(body))
     except ValueError as exc:
         return AIAFetch(url, error=f"not a certificate: {exc}")
     _store_in_cache(certs, cfg)
     return AIAFetch(url, certs)
+
+
+async def _http_get(url: str, max_bytes: int, *, redirects: int) -> bytes:
+    """A minimal HTTP/1.1 GET with h11 over trio.
+
+    h11 rather than httpx: stopping a streamed httpx download early (an oversized answer)
+    leaves its async generators to the garbage collector under trio; here the size and time
+    bounds are exact. Only http:// is fetched: RFC 5280 4.2.2.1 has caIssuers served over
+    HTTP (fetching it over TLS would need the very chain being completed).
+    """
+    import urllib.parse
+
+    import h11
+    import trio
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() != "http" or not parts.hostname:
+        raise _FetchError("only http:// caIssuers URLs are fetched (RFC 5280 4.2.2.1)")
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        port = parts.port or 80
+    except ValueError:
+        raise _FetchError("bad port in URL") from None
+    conn = h11.Connection(h11.CLIENT)
+    status = 0
+    location: str | None = None
+    body = bytearray()
+    stream = await trio.open_tcp_stream(parts.hostname, port)
+    async with stream:
+        request = h11.Request(
+            method="GET",
+            target=target,
+            headers=[
+                ("Host", parts.netloc),
+                ("User-Agent", "camscan (AIA caIssuers fetch)"),
+                ("Accept", "application/pkix-cert, application/pkcs7-mime, */*"),
+                ("Connection", "close"),
+            ],
+        )
+        await stream.send_all((conn.send(request) or b"") + (conn.send(h11.EndOfMessage()) or b""))
+        try:
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    conn.receive_data(await stream.receive_some(65536))
+                elif isinstance(event, h11.Response):
+                    status = event.status_code
+                    for name, value in event.headers:
+                        if name == b"content-length" and int(value) > max_bytes:
+                            raise _FetchError(f"response larger than {max_bytes} bytes")
+                        if name == b"location":
+                            location = value.decode("latin-1")
+                elif isinstance(event, h11.Data):
+                    body += event.data
+                    if len(body) > max_bytes:
+                        raise _FetchError(f"response larger than {max_bytes} bytes")
+                elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                    break
+        except h11.RemoteProtocolError as exc:
+            raise _FetchError(f"not HTTP: {exc}") from None
+    if status in {301, 302, 303, 307, 308} and location and redirects > 0:
+        return await _http_get(urllib.parse.urljoin(url, location), max_bytes, redirects=redirects - 1)
+    if status != 200:
+        raise _FetchError(f"HTTP status {status}")
+    return bytes(body)
 
 
 def _store_in_cache(certs: Iterable[x509.Certificate], cfg: TrustConfig) -> None:

@@ -85,6 +85,14 @@ def run(args: argparse.Namespace) -> int:
         key = load_key_file(_read(args.key, "--key "), args.key, key_pw)
     ctx = context_from_args(args)
     chain = assemble_chain(cert_material, chain_material)
+    if not ctx.trust.offline:
+        import trio
+
+        from camscan.rules.offline import observation_for
+        from camscan.rules.trust import prefetch
+
+        # The AIA fetch is the only network I/O of a check, bounded by the trust timeouts.
+        trio.run(prefetch, [observation_for(chain, ip=ip, dns=dns, now=ctx.now)], ctx)
     result = check_chain(chain, ctx, ip=ip, dns=dns, key=key)
     print_result(result, ctx.now, target=ip or dns or "", key_checked=key is not None)
     if args.json:
