@@ -205,9 +205,8 @@ def diff_runs(old: RunSnapshot, new: RunSnapshot) -> RunDiff:
     for old_address, new_address, kind, value in _find_moves(list(old_ok.values()), list(new_ok.values())):
         old_eps = {ep.port: rec for ep, rec in old_ok.items() if ep.address == old_address}
         new_eps = {ep.port: rec for ep, rec in new_ok.items() if ep.address == new_address}
-        unchanged = any(
-            port in old_eps and old_eps[port].leaf_sha256 == rec.leaf_sha256 for port, rec in new_eps.items()
-        )
+        old_leaves = {rec.leaf_sha256 for rec in old_eps.values()}
+        unchanged = any(rec.leaf_sha256 in old_leaves for rec in new_eps.values())
         moves.append(
             DeviceMove(
                 old_address=old_address,

@@ -45,7 +45,7 @@ class ScanSection:
 class TrustSection:
     mode: str | None = None  # None: the rules framework's default
     ca_bundles: tuple[Path, ...] = ()
-    intermediates: Path | None = None
+    intermediates: tuple[Path, ...] = ()
     offline: bool = False
 
 
@@ -120,8 +120,8 @@ class AuditConfig:
             argv += ["--ca-bundle", str(bundle)]
         if self.trust.mode is not None:
             argv += ["--trust", self.trust.mode]
-        if self.trust.intermediates is not None:
-            argv += ["--intermediates", str(self.trust.intermediates)]
+        for extra in self.trust.intermediates:
+            argv += ["--intermediates", str(extra)]
         if self.trust.offline:
             argv.append("--offline")
         if self.thresholds.expiry_warn_days is not None:
@@ -383,10 +383,13 @@ def _trust_section(where: _Where, data: Mapping[str, Any], base: Path) -> TrustS
     bundles = tuple((base / Path(b).expanduser()).resolve() for b in r.strings("ca_bundles"))
     for bundle in bundles:
         _existing_file(r, "ca_bundles", bundle)
+    intermediates = tuple((base / Path(b).expanduser()).resolve() for b in r.strings("intermediates"))
+    for extra in intermediates:
+        _existing_file(r, "intermediates", extra)
     return TrustSection(
         mode=r.string("mode", choices=TRUST_MODES),
         ca_bundles=bundles,
-        intermediates=r.path("intermediates"),
+        intermediates=intermediates,
         offline=r.boolean("offline", False),
     )
 

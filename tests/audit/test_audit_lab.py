@@ -1,0 +1,128 @@
+"""The issue's end-to-end case over the camera lab: two scheduled audits with an IP change between
+them (device.change_ip, no reboot). The diff shows the move; CS404 fires on the second run because
+the history saw the certificate at the old address (the device's certificate is site-CA signed, so
+nothing but the history proves the move); moved back, the finding is resolved."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from camscan.lab import DeviceSpec, Fleet, Lab, LabSettings, open_lab
+
+from camscan.cli import main
+from tests.support.tls_servers import unused_port
+
+BLOCK = "127.96.0.0/24"
+FIRST, LAST = "127.96.0.1", "127.96.0.20"  # the lab hands out addresses from the start of its block
+
+
+@contextlib.contextmanager
+def lab_in_thread(fleet: Fleet) -> Iterator[tuple[Lab, trio.lowlevel.TrioToken]]:
+    """The lab in its own trio loop on a thread: `camscan audit` runs trio.run in this one."""
+    ready: queue.Queue[tuple[Lab, trio.lowlevel.TrioToken] | BaseException] = queue.Queue()
+    stop = threading.Event()
+
+    async def run() -> None:
+        try:
+            with trio.fail_after(300):
+                async with open_lab(fleet) as lab:
+                    ready.put((lab, trio.lowlevel.current_trio_token()))
+                    while not stop.is_set():
+                        await trio.sleep(0.05)
+        except BaseException as exc:
+            ready.put(exc)
+
+    thread = threading.Thread(target=trio.run, args=(run,), daemon=True)
+    thread.start()
+    item = ready.get(timeout=60)
+    if isinstance(item, BaseException):
+        raise item
+    try:
+        yield item
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def _config(tmp_path: Path, lab: Lab, port: int) -> Path:
+    bundles = lab.write_bundles(tmp_path)
+    config = tmp_path / "camscan.toml"
+    config.write_text(
+        f"""
+[scan]
+targets = ["{FIRST}-{LAST}"]
+ports = [{port}]
+connect_timeout = 1.0
+handshake_timeout = 5.0
+legacy_probe = false
+
+[trust]
+mode = "site"
+ca_bundles = ["{bundles["site"]}"]
+offline = true
+
+[outputs]
+json = "report.json"
+"""
+    )
+    return config
+
+
+def _findings(tmp_path: Path) -> dict[str, set[str]]:
+    report: dict[str, Any] = json.loads((tmp_path / "report.json").read_text())
+    return {e["address"]: {f["rule_id"] for f in e.get("findings", [])} for e in report["endpoints"]}
+
+
+def test_two_audits_over_the_lab_with_an_ip_change(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = unused_port(FIRST)
+    fleet = Fleet(
+        LabSettings(block=BLOCK, https_port=port, http_port=None, reboot_downtime=0.0),
+        (
+            DeviceSpec("hikvision", "healthy", name="lobby"),
+            DeviceSpec("axis", "healthy", name="gate"),
+        ),
+    )
+    with lab_in_thread(fleet) as (lab, token):
+        config = _config(tmp_path, lab, port)
+        lobby = lab.device("lobby")
+        old_ip = lobby.ip
+
+        assert main(["audit", "--config", str(config), "--quiet"]) == 0
+        first = capsys.readouterr().out
+        assert first.startswith("changes from an empty history to run 1: 2 new endpoints")
+        assert "CS404" not in str(_findings(tmp_path))
+
+        new_ip = trio.from_thread.run_sync(lab.allocate_address, trio_token=token)
+        trio.from_thread.run(lobby.change_ip, new_ip, trio_token=token)
+
+        assert main(["audit", "--config", str(config), "--quiet"]) == 0
+        second = capsys.readouterr().out
+        assert f"{old_ip} -> {new_ip}  same key" in second
+        assert "still presenting the certificate of its old address" in second
+        assert "CS404" in _findings(tmp_path)[new_ip]
+        assert not any("CS404" in rules for ip, rules in _findings(tmp_path).items() if ip != new_ip)
+
+        # The installer puts it back on its old address: the certificate fits again, CS404 resolves.
+        trio.from_thread.run(lobby.change_ip, old_ip, trio_token=token)
+        assert main(["audit", "--config", str(config), "--quiet"]) == 0
+        third = capsys.readouterr().out
+        assert f"{new_ip} -> {old_ip}  same key" in third
+        assert "CS404" not in _findings(tmp_path)[old_ip]
+
+    assert main(["diff", "--config", str(config), "1", "2", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [(m["old_address"], m["new_address"], m["certificate_unchanged"]) for m in doc["moves"]] == [
+        (old_ip, new_ip, True)
+    ]
+    assert "CS404" in {f["rule_id"] for f in doc["new_findings"]}
+    assert "resolved findings:" in third and "CS404" in third.split("resolved findings:")[1]
