@@ -128,17 +128,27 @@ def run(args: argparse.Namespace) -> int:
                 except OSError as exc:
                     raise UsageError(f"--control-port {args.control_port}: {exc.strerror}") from None
                 _print_summary(lab, inventory, bundles, port, elapsed, args)
-                # SIGTERM (service managers, `timeout`) stops as cleanly as Ctrl-C does.
-                with trio.open_signal_receiver(signal.SIGTERM) as signals:
+                # Ctrl-C and SIGTERM (service managers, `timeout`) stop the lab cleanly.
+                with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                     async for _ in signals:
                         nursery.cancel_scope.cancel()
                         break
 
     try:
         trio.run(main)
-    except KeyboardInterrupt:
-        print("camscan lab: stopped", file=sys.stderr)
+    except BaseException as exc:
+        if not _interrupted(exc):
+            raise
+    print("camscan lab: stopped", file=sys.stderr)
     return 0
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Ctrl-C, possibly wrapped in trio's exception groups."""
+    if isinstance(exc, BaseExceptionGroup):
+        _, rest = exc.split(KeyboardInterrupt)
+        return rest is None
+    return isinstance(exc, KeyboardInterrupt)
 
 
 def _print_summary(lab: object, inventory: list[dict[str, object]], bundles: Mapping[str, object], port: int,
