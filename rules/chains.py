@@ -190,10 +190,10 @@ def presented_problems(
     frontier = [search.path[-1].cert]
     pool = list(presented[1:])
     while frontier:
-        child = frontier.pop()
+        below = frontier.pop()
         for cand in pool:
             der = cert_der(cand)
-            if der not in related and sigs.check(child, cand) == "ok":
+            if der not in related and sigs.check(below, cand) == "ok":
                 related.add(der)
                 frontier.append(cand)
     for cert in presented[1:]:

@@ -609,7 +609,8 @@ def _policy(
     for cert in path:
         if cert.not_valid_after_utc < now or cert.not_valid_before_utc > now:
             expired = cert.not_valid_after_utc < now
-            covered = _covered("CS120" if expired else "CS122") if cert_der(cert) in presented else None
+            rule_id = "CS120" if expired else "CS122"
+            reporter = _covered(rule_id) if cert_der(cert) in presented else None
             failures.append(
                 PolicyFailure(
                     "validity",
@@ -617,7 +618,7 @@ def _policy(
                     f"(valid {cert.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ} to "
                     f"{cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ})",
                     (_subject(cert),),
-                    covered,
+                    reporter,
                 )
             )
     other_error: str | None = error
