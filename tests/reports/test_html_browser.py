@@ -68,3 +68,68 @@ def test_screenshot_and_print(report_file: Path, tmp_path: Path) -> None:
     # The whole report prints (every section on its pages), not just the first screen.
     pages = len(re.findall(rb"/Type\s*/Page\b(?!s)", content))
     assert pages >= 4, pages
+
+
+# A harness script the test adds to a copy of the page (its hash joins the page's CSP): it
+# clicks headers and types in a filter box the way a user would, and records what happened.
+_HARNESS = """
+(function () {
+  var table = document.getElementById("endpoints-table");
+  var heads = table.tHead.rows[0].cells;
+  function order() {
+    return Array.prototype.map.call(table.tBodies[0].rows, function (r) {
+      return r.cells[0].textContent.trim();
+    }).join("|");
+  }
+  heads[5].click();
+  document.body.setAttribute("data-days-asc", order());
+  heads[5].click();
+  document.body.setAttribute("data-days-desc", order());
+  heads[0].click();
+  document.body.setAttribute("data-endpoint-asc", order());
+  var box = document.querySelector('[data-filter-for="findings-table"]');
+  box.value = "CS106";
+  box.dispatchEvent(new Event("input"));
+  document.body.setAttribute("data-filtered",
+    document.querySelector('[data-count-for="findings-table"]').textContent);
+}());
+"""
+
+
+def test_sorting_and_filtering_by_user_actions(audit: AuditResult, tmp_path: Path) -> None:
+    import base64
+    import hashlib
+    import html as html_lib
+
+    page = render_html(audit).replace("</body>", f"<script>{_HARNESS}</script>\n</body>")
+    path = tmp_path / "harness.html"
+    # Without its hash in the policy, the added script is refused: the CSP is enforced.
+    path.write_text(page, encoding="utf-8")
+    blocked = dump_dom(path)
+    assert 'data-report-script="ready"' in blocked and 'data-days-asc="' not in blocked
+
+    digest = base64.b64encode(hashlib.sha256(_HARNESS.encode()).digest()).decode()
+    allowed = page.replace("script-src &#39;sha256-", f"script-src &#39;sha256-{digest}&#39; &#39;sha256-", 1)
+    assert allowed != page
+    path.write_text(allowed, encoding="utf-8")
+    dom = dump_dom(path)
+
+    def attr(name: str) -> list[str]:
+        match = re.search(rf'{name}="([^"]*)"', dom)
+        assert match, name
+        return html_lib.unescape(match.group(1)).split("|")
+
+    # Days left, ascending: expired first, endpoints without a certificate last.
+    assert attr("data-days-asc")[:4] == [
+        "vms.example.net (127.20.0.15:7443)", "127.20.0.11:443", "127.20.0.16:443", "127.20.0.14:443",
+    ]
+    assert attr("data-days-asc")[-2:] == ["127.20.0.17:443", "127.20.0.18:443"]
+    # Descending: the stable sort keeps the two certificate-less endpoints in their order.
+    assert attr("data-days-desc")[:4] == [
+        "127.20.0.17:443", "127.20.0.18:443", "127.20.0.12:443", "127.20.0.13:443",
+    ]
+    assert attr("data-endpoint-asc") == [
+        "127.20.0.11:443", "127.20.0.12:443", "127.20.0.13:443", "127.20.0.14:443",
+        "vms.example.net (127.20.0.15:7443)", "127.20.0.16:443", "127.20.0.17:443", "127.20.0.18:443",
+    ]
+    assert attr("data-filtered") == ["(2 of 15)"]
