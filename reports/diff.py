@@ -264,7 +264,7 @@ def render_text(diff: RunDiff) -> str:
         for m in diff.moves:
             cert = " (still presenting the certificate of its old address)" if m.certificate_unchanged else ""
             lines.append(
-                f"  {m.old_address} -> {m.new_address}  same {m.matched_by} {sanitize(m.value)[:23]}{cert}"
+                f"  {m.old_address} -> {m.new_address}  same {m.matched_by} {sanitize(m.value)[:16]}{cert}"
             )
     if diff.certificate_changes:
         lines.append("")

@@ -98,10 +98,14 @@ def _summary_line(run_id: int, audit: AuditResult) -> str:
         counts[finding.severity.value] += 1
     scan = audit.scan
     return (
-        f"run {run_id}: {len(scan.observations)} endpoints answered, {len(scan.failures)} did not; "
-        f"{len(audit.findings)} findings ({counts['error']} errors, {counts['warning']} warnings, "
-        f"{counts['notice']} notices)"
+        f"run {run_id}: {_count(len(scan.observations), 'endpoint')} answered, {len(scan.failures)} did not; "
+        f"{_count(len(audit.findings), 'finding')} ({_count(counts['error'], 'error')}, "
+        f"{_count(counts['warning'], 'warning')}, {_count(counts['notice'], 'notice')})"
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def run(args: argparse.Namespace) -> int:

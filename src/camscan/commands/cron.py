@@ -163,6 +163,8 @@ After=network-online.target
 
 [Service]
 Type=oneshot
+# Run as the account that owns the history database and the report directories:
+# User=camscan
 ExecStart={exec_start}
 # The SMTP password, if the config names password_env, can come from here (mode 0600).
 EnvironmentFile=-/etc/camscan/camscan.env
