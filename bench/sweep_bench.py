@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.sweep_bench            # everything (about a minute or two)
     .venv/bin/python -m bench.sweep_bench --quick    # skip the /16 peer run
 
-What it measures (loopback only: 127.77.0.0/24 and 127.78.0.0/16):
+What it measures (loopback only: 127.200.0.0/24 and 127.201.0.0/16):
 
 1. wall time of a sweep of a /24 with 20 live TLS servers (leaf + intermediate, RSA-2048) and
    the other 234 addresses refused: camscan (with and without the legacy TLS 1.0/1.1 hellos),
@@ -31,9 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CAMSCAN = str(Path(sys.executable).with_name("camscan"))
 PORT = 18443
-FLEET_FIRST, FLEET_COUNT = "127.77.0.10", 20
-SUBNET_24 = "127.77.0.0/24"
-SUBNET_16 = "127.78.0.0/16"  # nothing listens here
+FLEET_FIRST, FLEET_COUNT = "127.200.0.10", 20
+SUBNET_24 = "127.200.0.0/24"
+SUBNET_16 = "127.201.0.0/16"  # nothing listens here (other areas use 127.7x-127.9x)
 
 
 @dataclass
@@ -50,7 +50,7 @@ def time_v(label: str, command: list[str], *, note: str = "", timeout: float = 9
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         proc = subprocess.run(
             ["/usr/bin/time", "-v", "-o", report.name, *command],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout, check=False,
+            capture_output=True, text=True, timeout=timeout, check=False,
         )
         text = Path(report.name).read_text()
     wall_text = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", text)
@@ -71,7 +71,9 @@ def count_observed(json_path: Path) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="skip the nmap /16 run")
     parser.add_argument("--output", type=Path, help="also write the Markdown table here")
     args = parser.parse_args()
@@ -108,7 +110,8 @@ def main() -> int:
             if have_sslscan:
                 targets = Path(tmp) / "targets.txt"
                 first = int(FLEET_FIRST.rsplit(".", 1)[1])
-                targets.write_text("".join(f"127.77.0.{first + i}:{PORT}\n" for i in range(FLEET_COUNT)))
+                prefix = FLEET_FIRST.rsplit(".", 1)[0]
+                targets.write_text("".join(f"{prefix}.{first + i}:{PORT}\n" for i in range(FLEET_COUNT)))
                 measures.append(time_v(
                     "sslscan --show-certificate, 20 live only",
                     ["sslscan", "--no-colour", "--no-ciphersuites", "--no-fallback", "--no-renegotiation",

@@ -1,6 +1,6 @@
 """Run N real TLS servers on consecutive 127.x addresses, one fixed port, until killed.
 
-    python -m bench.tls_fleet --first 127.77.0.10 --count 20 --port 18443
+    python -m bench.tls_fleet --first 127.200.0.10 --count 20 --port 18443
 
 Prints "ready" on stdout once every server listens. Loopback only: the first address must be
 in 127.0.0.0/8. Each server presents a leaf + intermediate chain (RSA-2048 leaf, like most
@@ -23,8 +23,10 @@ from tests.support.tls_servers import ServerSpec, serve
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--first", default="127.77.0.10")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--first", default="127.200.0.10")
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--port", type=int, default=18443)
     parser.add_argument("--legacy", action="store_true", help="also accept TLS 1.0/1.1")
@@ -43,7 +45,8 @@ async def main(args: argparse.Namespace) -> None:
     async with trio.open_nursery() as nursery:
         for i in range(args.count):
             host = str(first + i)
-            leaf = pki.make_leaf(intermediate, common_name=f"cam-{i}", ips=[host], key=pki.new_key("rsa-2048"))
+            key = pki.new_key("rsa-2048")
+            leaf = pki.make_leaf(intermediate, common_name=f"cam-{i}", ips=[host], key=key)
             spec = ServerSpec(
                 chain=[leaf.cert, intermediate.cert],
                 key=leaf.key,

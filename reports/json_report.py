@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import socket
 import ssl
 import sys
 import tempfile
@@ -37,6 +38,17 @@ SCHEMA_RESOURCE = "schemas/report-v1.schema.json"
 
 def utc_iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def endpoint_order(endpoint: Endpoint) -> tuple[int, int, int, str]:
+    """Endpoint.sort_key, computed with inet_pton: ipaddress parsing dominated sorting a /16."""
+    address = endpoint.address
+    family, version = (socket.AF_INET6, 6) if ":" in address else (socket.AF_INET, 4)
+    try:
+        value = int.from_bytes(socket.inet_pton(family, address), "big")
+    except OSError:
+        return endpoint.sort_key  # let the model raise its own error for a non-address
+    return (version, value, endpoint.port, endpoint.server_name or "")
 
 
 def load_schema() -> dict[str, Any]:
@@ -123,8 +135,8 @@ def failure_entry(failure: ProbeFailure) -> dict[str, Any]:
 def _entries(audit: AuditResult) -> list[tuple[tuple[int, int, int, str], int, Any]]:
     """Sort keys for every endpoint, with what builds its entry (built only when written)."""
     items: list[tuple[tuple[int, int, int, str], int, Any]] = []
-    items += [(obs.endpoint.sort_key, 0, obs) for obs in audit.scan.observations]
-    items += [(failure.endpoint.sort_key, 1, failure) for failure in audit.scan.failures]
+    items += [(endpoint_order(obs.endpoint), 0, obs) for obs in audit.scan.observations]
+    items += [(endpoint_order(failure.endpoint), 1, failure) for failure in audit.scan.failures]
     items.sort(key=lambda item: (item[0], item[1]))
     return items
 

@@ -19,6 +19,7 @@ from camscan.model import (
     ScanParameters,
     ScanResult,
 )
+from camscan.reports.json_report import endpoint_order
 from camscan.scanner.sweep import ResultCallback, SweepOptions, sweep
 
 
@@ -27,11 +28,11 @@ def _now() -> dt.datetime:
 
 
 def sort_observations(observations: Iterable[Observation]) -> tuple[Observation, ...]:
-    return tuple(sorted(observations, key=lambda o: o.endpoint.sort_key))
+    return tuple(sorted(observations, key=lambda o: endpoint_order(o.endpoint)))
 
 
 def sort_failures(failures: Iterable[ProbeFailure]) -> tuple[ProbeFailure, ...]:
-    return tuple(sorted(failures, key=lambda f: (f.endpoint.sort_key, f.stage.value, f.kind.value)))
+    return tuple(sorted(failures, key=lambda f: (endpoint_order(f.endpoint), f.stage.value, f.kind.value)))
 
 
 async def run_scan(
