@@ -9,6 +9,7 @@ answer never depends on which error the verifier happened to hit first.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -34,6 +35,7 @@ class Candidate:
         return cert_sha256(self.cert)
 
 
+@functools.lru_cache(maxsize=16384)
 def identity(cert: x509.Certificate) -> tuple[bytes, bytes]:
     """Subject and key: a re-issued root with the same name and key is the same anchor."""
     return (cert.subject.public_bytes(), spki_der(cert))
@@ -87,10 +89,22 @@ class PathSearch:
     bad_signatures: tuple[tuple[Candidate, Candidate], ...] = ()
 
 
+class AnchorIndex:
+    """Trust anchors indexed by subject and identity, built once per store (Mozilla has ~150)."""
+
+    def __init__(self, certs: Sequence[x509.Certificate]) -> None:
+        self.certs = tuple(certs)
+        self.ids = frozenset(identity(c) for c in self.certs)
+        self.by_subject: dict[bytes, tuple[Candidate, ...]] = {}
+        for cert in self.certs:
+            key = cert.subject.public_bytes()
+            self.by_subject[key] = (*self.by_subject.get(key, ()), Candidate(cert, "anchor"))
+
+
 def build_path(
     leaf: x509.Certificate,
     material: Sequence[Candidate],
-    anchors: Sequence[x509.Certificate],
+    anchors: AnchorIndex | Sequence[x509.Certificate],
     sigs: SignatureCache,
 ) -> PathSearch:
     """Depth-first search for a path from `leaf` to an anchor, preferring material in order.
@@ -98,11 +112,13 @@ def build_path(
     When no anchored path exists, the longest partial path is returned: its top certificate is
     either a self-signed root no anchor vouches for, or a certificate whose issuer is nowhere.
     """
-    anchor_ids = {identity(a) for a in anchors}
-    anchor_cands = [Candidate(a, "anchor") for a in anchors]
+    index = anchors if isinstance(anchors, AnchorIndex) else AnchorIndex(tuple(anchors))
+    anchor_ids = index.ids
     by_subject: dict[bytes, list[Candidate]] = {}
-    for cand in [*material, *anchor_cands]:
+    for cand in material:
         by_subject.setdefault(cand.cert.subject.public_bytes(), []).append(cand)
+    for key, cands in index.by_subject.items():
+        by_subject.setdefault(key, []).extend(cands)
 
     best: list[tuple[Candidate, ...]] = [(Candidate(leaf, "presented"),)]
     bad: dict[tuple[bytes, bytes], tuple[Candidate, Candidate]] = {}

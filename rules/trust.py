@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from camscan.rules.chains import (
+    AnchorIndex,
     Candidate,
     ChainProblem,
     PathSearch,
@@ -172,6 +173,10 @@ class TrustConfig:
         return xv.Store(list(self.anchors))
 
     @cached_property
+    def anchor_index(self) -> AnchorIndex:
+        return AnchorIndex(self.anchors)
+
+    @cached_property
     def public_store(self) -> xv.Store:
         return _public_store()
 
@@ -201,6 +206,11 @@ class TrustConfig:
                 continue  # a corrupt cache entry is not the user's problem
             found.append(Candidate(cert, "cache", str(entry)))
         return tuple(found)
+
+
+@functools.cache
+def public_index() -> AnchorIndex:
+    return AnchorIndex(public_anchors())
 
 
 @functools.cache
@@ -314,12 +324,12 @@ def chain_verdict(obs: Observation, ctx: AuditContext) -> ChainVerdict:
     found = cache.get(obs.chain_der)
     if found is not None:
         return found
-    verdict = _compute(obs.chain, cfg, cfg.anchors, cfg.store, ctx)
+    verdict = _compute(obs.chain, cfg, cfg.anchor_index, cfg.store, ctx)
     if cfg.mode == SITE:
         # The site's own CAs are known material: without them a private chain would read as
         # "missing intermediate" against the public roots instead of "untrusted root".
         site = [Candidate(c, "site-bundle") for c in cfg.site_anchors]
-        public = _compute(obs.chain, cfg, public_anchors(), cfg.public_store, ctx, site)
+        public = _compute(obs.chain, cfg, public_index(), cfg.public_store, ctx, site)
         verdict = _replace_public(verdict, public.status.value)
     cache[obs.chain_der] = verdict
     return verdict
@@ -355,7 +365,7 @@ def _stages(
 def _search(
     chain: Sequence[x509.Certificate],
     cfg: TrustConfig,
-    anchors: Sequence[x509.Certificate],
+    anchors: AnchorIndex,
     ctx: AuditContext,
     extra: Sequence[Candidate] = (),
 ) -> tuple[PathSearch, list[Candidate]]:
@@ -376,7 +386,7 @@ def _search(
 def _compute(
     chain: Sequence[x509.Certificate],
     cfg: TrustConfig,
-    anchors: Sequence[x509.Certificate],
+    anchors: AnchorIndex,
     store: xv.Store,
     ctx: AuditContext,
     extra: Sequence[Candidate] = (),
@@ -384,7 +394,7 @@ def _compute(
     sigs = _signatures(ctx)
     leaf = chain[0]
     search, material = _search(chain, cfg, anchors, ctx, extra)
-    problems = presented_problems(chain, search, anchors, sigs)
+    problems = presented_problems(chain, search, anchors.certs, sigs)
     top = search.path[-1].cert
 
     # Certificates on the path the device did not send. A self-signed top of an unanchored
@@ -720,7 +730,7 @@ async def prefetch(observations: Sequence[Observation], ctx: AuditContext) -> No
     for _ in range(AIA_ROUNDS):
         wanted: set[str] = set()
         for chain in chains.values():
-            search, _material = _search(chain, cfg, cfg.anchors, ctx)
+            search, _material = _search(chain, cfg, cfg.anchor_index, ctx)
             if search.anchored:
                 continue
             top = search.path[-1].cert
