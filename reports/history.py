@@ -263,10 +263,11 @@ class HistoryStore:
             raise CamscanError(f"cannot open history database {self.path}: {exc}") from None
         try:
             # Read-only checks first: nothing below writes until the file is known to be ours.
-            self._check(conn)
-            conn.execute("PRAGMA journal_mode=WAL")
+            version = self._check(conn)
             conn.execute("PRAGMA foreign_keys=ON")
-            self._migrate(conn)
+            if version < SCHEMA_VERSION:  # an up-to-date history is opened without any write
+                conn.execute("PRAGMA journal_mode=WAL")
+                self._migrate(conn)
         except CamscanError:
             conn.close()
             raise
@@ -275,13 +276,14 @@ class HistoryStore:
             raise self._corrupt(str(exc)) from None
         return conn
 
-    def _check(self, conn: sqlite3.Connection) -> None:
+    def _check(self, conn: sqlite3.Connection) -> int:
+        """The schema version of a database that is ours (0 if empty); CamscanError otherwise."""
         problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
         if problems != ["ok"]:
             raise self._corrupt("integrity check failed: " + "; ".join(problems[:3]))
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not tables:
-            return  # a new, empty database
+            return 0  # a new, empty database
         if "schema_version" not in tables:
             shown = ", ".join(sorted(tables)[:5])
             raise self._corrupt(f"not a camscan history database (it has tables {shown})")
@@ -296,6 +298,7 @@ class HistoryStore:
             )
         if version == SCHEMA_VERSION and not _TABLES <= tables:
             raise self._corrupt(f"tables missing: {', '.join(sorted(_TABLES - tables))}")
+        return version
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
