@@ -42,6 +42,9 @@ fail_on = "error"
 json = "out/report.json"
 html = "out/report.html"
 prometheus = "out/camscan.prom"
+jsonl = "out/stream.jsonl"
+csv = "out/findings.csv"
+junit = "out/junit.xml"
 """
     if hook is not None:
         text += f'\n[notify.webhook]\nurl = "{hook.url}"\ntimeout = 5.0\nretries = 2\nbackoff = 0.1\n'
@@ -82,6 +85,10 @@ def test_device_moves_without_reboot(
     assert len(report["endpoints"]) == 2
     assert (tmp_path / "out" / "report.html").read_text().startswith("<!DOCTYPE html>")
     assert "camscan" in (tmp_path / "out" / "camscan.prom").read_text()
+    lines = (tmp_path / "out" / "stream.jsonl").read_text().splitlines()
+    assert len([json.loads(line) for line in lines]) >= 2
+    assert (tmp_path / "out" / "findings.csv").exists()
+    assert (tmp_path / "out" / "junit.xml").read_text().lstrip().startswith("<?xml")
     assert len(hook.requests) == 1  # the first run is a change from the empty history
 
     # Run 2: cam-a was re-addressed to 127.0.0.83 without a reboot: same certificate, new address.
@@ -208,3 +215,17 @@ def test_python_dash_m_entry_point_is_what_cron_runs() -> None:
         [sys.executable, "-m", "camscan", "audit", "--help"], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0 and "--quiet" in proc.stdout
+
+
+def test_no_notify_records_but_sends_nothing(
+    tmp_path: Path, site: tuple[pki.Issued, pki.Issued, pki.Issued], hook: Hook,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    ca, cam_a, _ = site
+    with serve_in_thread([(_spec(cam_a, ca), "127.0.0.81")]) as eps:
+        config = _write_config(tmp_path, eps, hook=hook)
+        assert main(["audit", "--config", str(config), "--no-notify"]) == 0
+    assert "1 new endpoint" in capsys.readouterr().out
+    assert hook.requests == []
+    with HistoryStore(tmp_path / "camscan-history.sqlite", create=False) as store:
+        assert len(store.runs()) == 1
