@@ -153,3 +153,35 @@ def test_python_dash_m_and_version() -> None:
                  "--connect-timeout", "--handshake-timeout", "--json", "--quiet", "--legacy-probe"):
         assert flag in help_text
     assert "exit codes:" in help_text
+
+
+def test_progress_bar_only_on_a_terminal(servers: list[tuple[str, int]]) -> None:
+    """stderr on a pseudo-terminal shows the bar; piped (the other tests) it stays silent."""
+    import os
+    import pty
+
+    (_, port), _ = servers
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "camscan", "127.45.1.0/28", "-p", f"{port},1", "--offline",
+             "--no-legacy-probe", "--connect-timeout", "2"],
+            stdout=subprocess.PIPE, stderr=follower, text=True, timeout=60, check=False,
+            env={**os.environ, "COLUMNS": "100", "TERM": "xterm"},
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's other side is closed and drained
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(leader)
+    terminal = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0
+    assert "scanning" in terminal and "28/28" in terminal
+    assert "scanning" not in proc.stdout and "28 endpoints" in proc.stdout
