@@ -406,6 +406,8 @@ def _outputs_section(where: _Where, data: Mapping[str, Any], base: Path) -> dict
         if value == "-":
             if kind not in ("json", "jsonl"):
                 raise where.fail(r.key(kind), "only json and jsonl may be written to stdout ('-')")
+            if "-" in outputs.values():
+                raise where.fail(r.key(kind), "only one output may go to stdout ('-')")
             outputs[kind] = "-"
             continue
         path = (base / Path(value).expanduser()).resolve()

@@ -132,6 +132,10 @@ def test_minimal_config_and_relative_paths(tmp_path: Path) -> None:
         ('[scan]\ntargets = ["127.0.0.1"]\n[outputs]\nhtml = "-"\n', "[outputs] html: only json and jsonl"),
         ('[scan]\ntargets = ["127.0.0.1"]\n[outputs]\npdf = "r.pdf"\n', "[outputs] pdf: unknown key"),
         (
+            '[scan]\ntargets = ["127.0.0.1"]\n[outputs]\njson = "-"\njsonl = "-"\n',
+            "[outputs] jsonl: only one output",
+        ),
+        (
             '[scan]\ntargets = ["127.0.0.1"]\n[history]\npath = "no/such/dir/h.sqlite"\n',
             "[history] path: directory",
         ),
