@@ -6,6 +6,7 @@ terminal, and rich markup is never interpreted in it (rich.text.Text, not markup
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -21,8 +22,9 @@ _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "notice": "cyan"}
 def _console(file: IO[str]) -> Any:
     from rich.console import Console
 
-    # Off a terminal (a pipe, a file) keep long rows whole instead of wrapping them at 80.
-    width = None if file.isatty() else 200
+    # Off a terminal (a pipe, a file) keep long rows whole instead of wrapping them at 80,
+    # unless the user set COLUMNS.
+    width = None if file.isatty() or os.environ.get("COLUMNS") else 200
     return Console(file=file, width=width, highlight=False, soft_wrap=False)
 
 
