@@ -9,7 +9,8 @@ words and a `kind`: `not_a_ca` (an intermediate without basicConstraints cA), `p
 `weak_key` or `signature_algorithm` in a certificate the device did not send (an anchor),
 `validity` of an anchor or a fetched intermediate, `extension`, `key_identifier`, `serial`...
 Problems of certificates the device sends that another rule already reports (expired: CS120,
-not yet valid: CS122, weak key: CS101, SHA-1: CS102, X.509 v1: CS110) are not repeated here.
+not yet valid: CS122, weak key: CS101, SHA-1: CS102, X.509 v1: CS110, a leaf EKU without
+serverAuth: CS104) are not repeated here.
 `verifier_disagreement` (notice) marks a path whose every signature verifies but which the
 verifier still refuses (x509-limbo pathlen::self-issued-certs-pathlen; camscan follows
 x509-limbo there).

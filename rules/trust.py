@@ -659,10 +659,24 @@ def _policy(
         covered = _covered("CS102") if _weak_hashes_all_presented(path, presented) else None
     elif kind == "weak_key" and _weak_keys_all_presented(path, presented):
         covered = _covered("CS101")
+    elif kind == "eku" and cert_der(leaf) in presented and not _leaf_allows_server_auth(leaf):
+        covered = _covered("CS104")
     elif kind == "not_v3" and cert_der(leaf) in presented and leaf.version != x509.Version.v3:
         covered = _covered("CS110")
     failures.append(PolicyFailure(kind, other_error, (), covered))
     return failures, True
+
+
+def _leaf_allows_server_auth(leaf: x509.Certificate) -> bool:
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    try:
+        usages = list(leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+    except x509.ExtensionNotFound:
+        return True
+    except Exception:
+        return False
+    return bool({ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE} & set(usages))
 
 
 def _weak_hashes_all_presented(path: list[x509.Certificate], presented: set[bytes]) -> bool:
