@@ -76,6 +76,13 @@ class _HostLimits:
             limiter = trio.CapacityLimiter(self._per_host)
         self._limiters[address] = (limiter, users + 1)
         try:
+            # Uncontended (the common case in a sweep): no extra trip through the scheduler.
+            limiter.acquire_nowait()
+        except trio.WouldBlock:
+            pass
+        else:
+            return limiter
+        try:
             await limiter.acquire()
         except BaseException:
             self._release_user(address)
