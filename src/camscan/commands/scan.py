@@ -147,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         http_timeout=args.http_timeout,
         http_facts=args.http_facts,
         legacy_probe=args.legacy_probe,
+        legacy_timeout=args.handshake_timeout,  # a hello's answer is the start of a handshake
     )
     parameters = ScanParameters(
         targets=tuple(args.targets),
