@@ -26,6 +26,8 @@ from camscan.model import AuditContext, Observation, Rule, Severity, Violation
 
 
 def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:
+    if not obs.chain_der:  # nothing presented: the probe's failure record says why
+        return
     view = san_view(obs.leaf)
     if view.present:
         return

@@ -28,6 +28,8 @@ from camscan.model import AuditContext, Observation, Rule, Severity, Violation
 
 
 def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:
+    if not obs.chain_der:  # nothing presented: the probe's failure record says why
+        return
     kind, host = target_of(obs)
     if kind != "dns":
         return

@@ -38,6 +38,8 @@ _WHERE = {
 
 
 def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:
+    if not obs.chain_der:  # nothing presented: the probe's failure record says why
+        return
     verdict = chain_verdict(obs, ctx)
     for missing in verdict.missing:
         evidence = verdict.summary() | missing.evidence()

@@ -29,6 +29,8 @@ from camscan.model import AuditContext, Observation, Rule, Severity, Violation
 
 
 def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:
+    if not obs.chain_der:  # nothing presented: the probe's failure record says why
+        return
     verdict = chain_verdict(obs, ctx)
     root = verdict.untrusted_root
     if root is None:

@@ -29,6 +29,8 @@ from camscan.model import AuditContext, Observation, Rule, Severity, Violation
 
 
 def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:
+    if not obs.chain_der:  # nothing presented: the probe's failure record says why
+        return
     verdict = chain_verdict(obs, ctx)
     for problem in verdict.problems:
         severity = Severity.ERROR if problem.kind == "bad_signature" else Severity.WARNING

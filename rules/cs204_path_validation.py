@@ -35,6 +35,8 @@ from camscan.model import AuditContext, Observation, Rule, Severity, Violation
 
 
 def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:
+    if not obs.chain_der:  # nothing presented: the probe's failure record says why
+        return
     verdict = chain_verdict(obs, ctx)
     for failure in verdict.policy_failures:
         if failure.covered_by is not None:

@@ -29,6 +29,8 @@ KEY_SPKI_CACHE = "camscan.rules.offline.key_spki"  # filled by camscan.rules.off
 
 def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:
     keys = ctx.cache.get(KEY_SPKI_CACHE) or {}
+    if not keys or not obs.chain_der:
+        return
     key_spki = keys.get(obs.leaf_sha256)
     if key_spki is None:
         return

@@ -102,3 +102,8 @@ def test_evidence_is_json_ready() -> None:
     obs = Observation(Endpoint("127.0.0.3", 443), (leaf.cert_der,), "TLSv1.3", "x", NOW)
     for finding in evaluate([obs], AuditContext(now=NOW)):
         json.dumps(dict(finding.evidence))
+
+
+def test_an_empty_presented_chain_crashes_no_rule() -> None:
+    obs = Observation(Endpoint("127.0.0.4", 443), (), "TLSv1.3", "x", NOW)
+    assert [f for f in evaluate([obs], AuditContext(now=NOW)) if f.rule_id == INTERNAL_ERROR_RULE_ID] == []
