@@ -71,6 +71,12 @@ def run(size: int, scan: bool) -> dict[str, object]:
             report = json.loads((Path(out) / "scan.json").read_text())
             result["scan_s"] = round(time.perf_counter() - t0, 2)
             result["handshakes"] = sum(1 for e in report["endpoints"] if e["status"] == "observed")
+            kinds: dict[str, int] = {}
+            for entry in report["endpoints"]:
+                if entry["status"] != "observed":
+                    kind = str(entry.get("failure", {}).get("kind", entry["status"]))
+                    kinds[kind] = kinds.get(kind, 0) + 1
+            result["failures"] = kinds
             result["scan_exit"] = done.returncode
         # GNU time does not forward SIGINT: interrupt the lab itself (time's only child).
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
