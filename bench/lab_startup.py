@@ -7,7 +7,7 @@ For each size: start `camscan lab --size N` under /usr/bin/time -v, time from pr
 first use), stop it with SIGINT and read the peak RSS. A bare `python -c "import camscan.lab"`
 is measured alongside as the floor.
 
-    bench/lab_startup.py                     # 1000 and 5000 devices, idle and after a full scan
+    bench/lab_startup.py                     # 1000 and 5000: idle, prewarmed, after a full scan
     bench/lab_startup.py --sizes 200 --no-scan
 """
 
@@ -41,12 +41,12 @@ def baseline() -> float:
     return peak_rss_mib(done.stderr)
 
 
-def run(size: int, scan: bool) -> dict[str, object]:
+def run(size: int, scan: bool, prewarm: bool = False) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
         proc = subprocess.Popen(
             [TIME, "-v", sys.executable, "-m", "camscan", "lab", "--size", str(size), "--block", BLOCK,
-             "--control-port", "0", "--out", out, "-q"],
+             "--control-port", "0", "--out", out, "-q", *(["--prewarm"] if prewarm else [])],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert proc.stdout is not None
         summary = ""
@@ -59,7 +59,8 @@ def run(size: int, scan: bool) -> dict[str, object]:
                 raise SystemExit("lab did not start within 600 s")
         ready = time.perf_counter() - started
         internal = float(re.search(r"started in ([\d.]+) s", summary).group(1))  # type: ignore[union-attr]
-        result: dict[str, object] = {"devices": size, "ready_s": round(ready, 2), "lab_start_s": internal}
+        result: dict[str, object] = {"devices": size, "prewarm": prewarm, "ready_s": round(ready, 2),
+                                     "lab_start_s": internal}
         if scan:
             inventory = json.loads((Path(out) / "inventory.json").read_text())
             first, last = inventory[0]["address"], inventory[-1]["address"]
@@ -96,6 +97,7 @@ def main() -> int:
     print(f"python -c 'import camscan.lab': peak RSS {baseline():.1f} MiB")
     for size in (int(s) for s in args.sizes.split(",")):
         print(json.dumps(run(size, scan=False)))
+        print(json.dumps(run(size, scan=False, prewarm=True)))
         if not args.no_scan:
             print(json.dumps(run(size, scan=True)))
     return 0

@@ -113,6 +113,13 @@ class Lab:
             self.devices.append(device)
             self._by_name[device.name] = device
 
+    async def prewarm(self) -> None:
+        """Make every device's certificate and TLS context now rather than on first connection
+        (for benchmarks that should measure the scanner, not the lab's lazy start)."""
+        for device in self.devices:
+            device.ssl_context()
+            await trio.sleep(0)  # stay responsive while thousands are made
+
     def device(self, name: str) -> Device:
         try:
             return self._by_name[name]

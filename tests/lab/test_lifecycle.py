@@ -180,6 +180,15 @@ async def test_legacy_tls_only_where_planted(lab: Lab) -> None:
     assert not await handshake_tls10(modern.ip, modern.https_port)
 
 
+async def test_prewarm_makes_every_context_up_front(lab: Lab) -> None:
+    assert all(d._ctx is None for d in lab.devices)  # lazy by default
+    with trio.fail_after(30):
+        await lab.prewarm()
+    assert all(d._ctx is not None for d in lab.devices)
+    device = first(lab, personality="onvif")
+    assert (await observe(device)).leaf == device.served().leaf
+
+
 async def test_hostile_clients_do_not_stall_a_device(lab: Lab) -> None:
     device = first(lab, personality="axis")
     silent = [await trio.open_tcp_stream(device.ip, device.https_port) for _ in range(5)]
