@@ -13,7 +13,7 @@ import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from camscan.rules.profile_helpers import signature_verifies
+from camscan.certinfo import signature_verifies
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from camscan.rules.profile_helpers import cert_ref, is_self_signed, iso, leaf_of
+from camscan.certinfo import is_self_signed
+from camscan.rules.profile_helpers import cert_ref, iso, leaf_of
 
 from camscan import certinfo
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation

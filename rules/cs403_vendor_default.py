@@ -38,7 +38,8 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from camscan.rules.profile_helpers import is_self_signed, presented
+from camscan.certinfo import is_self_signed
+from camscan.rules.profile_helpers import presented
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 

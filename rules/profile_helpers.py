@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 
 from camscan import certinfo
+from camscan.certinfo import is_self_signed
 from camscan.model import Endpoint, Observation
 
 ExtensionT = TypeVar("ExtensionT", bound=x509.ExtensionType)
@@ -52,51 +51,6 @@ def leaf_of(obs: Observation) -> x509.Certificate | None:
         return obs.leaf
     except Exception:
         return _parse(obs.chain_der[0])
-
-
-def signature_verifies(cert: x509.Certificate, public_key: object) -> bool:
-    """Whether `public_key` verifies `cert`'s signature, whatever the hash (SHA-1 and MD5 too).
-
-    cryptography's verify_directly_issued_by refuses SHA-1/MD5 signatures, which would hide
-    exactly the old self-signed device certificates these rules must recognise.
-    """
-    try:
-        algorithm = cert.signature_hash_algorithm
-    except Exception:
-        return False
-    try:
-        if isinstance(public_key, rsa.RSAPublicKey):
-            params = cert.signature_algorithm_parameters
-            pad = params if isinstance(params, padding.PSS | padding.PKCS1v15) else padding.PKCS1v15()
-            if algorithm is None:
-                return False
-            public_key.verify(cert.signature, cert.tbs_certificate_bytes, pad, algorithm)
-        elif isinstance(public_key, ec.EllipticCurvePublicKey):
-            if algorithm is None:
-                return False
-            public_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
-        elif isinstance(public_key, dsa.DSAPublicKey):
-            if not isinstance(algorithm, hashes.HashAlgorithm):
-                return False
-            public_key.verify(cert.signature, cert.tbs_certificate_bytes, algorithm)
-        elif isinstance(public_key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-            public_key.verify(cert.signature, cert.tbs_certificate_bytes)
-        else:
-            return False
-    except Exception:
-        return False
-    return True
-
-
-def is_self_signed(cert: x509.Certificate) -> bool:
-    """Self-issued, and its own key verifies its signature (any hash)."""
-    if not certinfo.is_self_issued(cert):
-        return False
-    try:
-        key = cert.public_key()
-    except Exception:
-        return False
-    return signature_verifies(cert, key)
 
 
 def role(index: int, cert: x509.Certificate) -> str:

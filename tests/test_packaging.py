@@ -11,13 +11,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_wheel_maps_user_folders_into_the_camscan_package(tmp_path: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation",
          "-w", str(tmp_path), str(ROOT)],
         check=True,
         timeout=300,
         cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
+    # setuptools warns when a data folder is not declared as a package: keep the build quiet.
+    assert "would be ignored" not in build.stdout + build.stderr
     (wheel,) = tmp_path.glob("camscan-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     top_level = {n.split("/", 1)[0] for n in names if not n.startswith("camscan-")}
@@ -30,6 +34,9 @@ def test_wheel_maps_user_folders_into_the_camscan_package(tmp_path: Path) -> Non
         "camscan/reports/__init__.py",
         "camscan/lab/__init__.py",
         "camscan/py.typed",
+        "camscan/schemas/report-v1.schema.json",
+        "camscan/reports/templates/report.html.j2",
+        "camscan/lab/fleets/default.toml",
     ):
         assert expected in names, expected
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

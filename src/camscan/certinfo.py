@@ -12,8 +12,8 @@ import hashlib
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
 
@@ -115,15 +115,49 @@ def is_self_issued(cert: x509.Certificate) -> bool:
     return cert.issuer == cert.subject
 
 
-def is_self_signed(cert: x509.Certificate) -> bool:
-    """Self-issued and its own key verifies its signature (checked cryptographically)."""
-    if not is_self_issued(cert):
+def signature_verifies(cert: x509.Certificate, public_key: object) -> bool:
+    """Whether `public_key` verifies `cert`'s signature, whatever the hash (SHA-1 and MD5 too).
+
+    cryptography's verify_directly_issued_by refuses SHA-1/MD5 signatures, which would hide
+    exactly the old self-signed device certificates these rules must recognise.
+    """
+    try:
+        algorithm = cert.signature_hash_algorithm
+    except Exception:
         return False
     try:
-        cert.verify_directly_issued_by(cert)
+        if isinstance(public_key, rsa.RSAPublicKey):
+            params = cert.signature_algorithm_parameters
+            pad = params if isinstance(params, padding.PSS | padding.PKCS1v15) else padding.PKCS1v15()
+            if algorithm is None:
+                return False
+            public_key.verify(cert.signature, cert.tbs_certificate_bytes, pad, algorithm)
+        elif isinstance(public_key, ec.EllipticCurvePublicKey):
+            if algorithm is None:
+                return False
+            public_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
+        elif isinstance(public_key, dsa.DSAPublicKey):
+            if not isinstance(algorithm, hashes.HashAlgorithm):
+                return False
+            public_key.verify(cert.signature, cert.tbs_certificate_bytes, algorithm)
+        elif isinstance(public_key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            public_key.verify(cert.signature, cert.tbs_certificate_bytes)
+        else:
+            return False
     except Exception:
         return False
     return True
+
+
+def is_self_signed(cert: x509.Certificate) -> bool:
+    """Self-issued, and its own key verifies its signature (any hash)."""
+    if not is_self_issued(cert):
+        return False
+    try:
+        key = cert.public_key()
+    except Exception:
+        return False
+    return signature_verifies(cert, key)
 
 
 def utc(moment: dt.datetime) -> str:
