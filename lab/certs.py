@@ -13,11 +13,11 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from camscan.lab.identity import Identity
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from camscan import pki
+from camscan.lab.identity import Identity
 from camscan.pki import Issued, PrivateKey
 
 FACTORY_NOT_BEFORE = dt.datetime(2019, 12, 17, tzinfo=dt.UTC)

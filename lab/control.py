@@ -16,6 +16,7 @@ import ipaddress
 from typing import Any
 
 import trio
+
 from camscan.lab.httpserver import Request, Response, serve_http
 from camscan.lab.runner import Lab
 

@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import trio
+
 from camscan.lab.auth import DigestAuth
 from camscan.lab.certs import Credentials
 from camscan.lab.firmware import DeviceClock, Firmware
 from camscan.lab.httpserver import Request, Response, http_date, serve_http
 from camscan.lab.identity import Identity
 from camscan.lab.scenarios import Scenario
-
 from camscan.model import Endpoint
 
 if TYPE_CHECKING:

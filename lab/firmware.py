@@ -13,12 +13,12 @@ import datetime as dt
 import itertools
 from dataclasses import dataclass, field
 
-from camscan.lab.certs import Credentials, LabPKI, key_matches
-from camscan.lab.identity import Identity
-from camscan.lab.scenarios import Scenario, ScenarioInput
 from cryptography import x509
 
 from camscan import pki
+from camscan.lab.certs import Credentials, LabPKI, key_matches
+from camscan.lab.identity import Identity
+from camscan.lab.scenarios import Scenario, ScenarioInput
 from camscan.pki import PrivateKey
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

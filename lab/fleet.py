@@ -25,10 +25,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from camscan.errors import UsageError
 from camscan.lab.identity import PERSONALITIES
 from camscan.lab.scenarios import SCENARIOS
-
-from camscan.errors import UsageError
 
 DEFAULT_BLOCK = "127.77.0.0/16"  # the one place the lab's address block is chosen
 ISAPI_NAMESPACES = {"hikvision.com": "http://www.hikvision.com/ver20/XMLSchema",

@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import trio
+
+from camscan.atomic import write_bytes_atomic
+from camscan.errors import CamscanError, UsageError
 from camscan.lab.certs import LabPKI
 from camscan.lab.device import AddressInUse, Device, DeviceSettings
 from camscan.lab.firmware import Firmware
@@ -28,9 +31,6 @@ from camscan.lab.fleet import ISAPI_NAMESPACES, Fleet, LabSettings, default_flee
 from camscan.lab.identity import make_identity
 from camscan.lab.personalities import get as get_personality
 from camscan.lab.scenarios import SCENARIOS
-
-from camscan.atomic import write_bytes_atomic
-from camscan.errors import CamscanError, UsageError
 from camscan.model import Endpoint
 
 BIND_RETRIES = 256  # addresses to skip when another lab (or test) holds one

@@ -12,12 +12,12 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from camscan.lab.certs import Credentials, LabPKI, previous_address
-from camscan.lab.der import resign
-from camscan.lab.identity import Identity
 from cryptography.hazmat.primitives import hashes
 
 from camscan import pki
+from camscan.lab.certs import Credentials, LabPKI, previous_address
+from camscan.lab.der import resign
+from camscan.lab.identity import Identity
 
 DAY = dt.timedelta(days=1)
 

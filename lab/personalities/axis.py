@@ -14,6 +14,10 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from camscan import pki
 from camscan.lab.certs import key_matches, load_private_key
 from camscan.lab.firmware import CertificateRejected
 from camscan.lab.httpserver import Request, Response
@@ -21,10 +25,6 @@ from camscan.lab.identity import Identity
 from camscan.lab.personalities.base import Personality
 from camscan.lab.personalities.onvif import CONTENT_TYPE, envelope
 from camscan.lab.personalities.xmlutil import ParseError, all_local, el, local, parse
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-
-from camscan import pki
 
 if TYPE_CHECKING:
     from camscan.lab.device import Device

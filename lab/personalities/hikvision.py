@@ -18,14 +18,15 @@ import re
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
 from camscan.lab.certs import load_private_key
 from camscan.lab.firmware import CertificateRejected
 from camscan.lab.httpserver import Request, Response
 from camscan.lab.identity import Identity
 from camscan.lab.personalities.base import Personality
 from camscan.lab.personalities.xmlutil import ParseError, el, parse, pem_private_key_block, text_local
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 if TYPE_CHECKING:
     from camscan.lab.device import Device

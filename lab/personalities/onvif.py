@@ -18,6 +18,11 @@ from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
 import trio
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from camscan import pki
 from camscan.lab.auth import check_username_token
 from camscan.lab.certs import load_private_key
 from camscan.lab.firmware import CertificateRejected
@@ -34,11 +39,6 @@ from camscan.lab.personalities.xmlutil import (
     parse,
     text_local,
 )
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import pkcs12
-
-from camscan import pki
 
 if TYPE_CHECKING:
     from camscan.lab.device import Device

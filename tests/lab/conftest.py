@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import trio
-from camscan.lab import Lab, default_fleet, open_lab
-from camscan.lab.device import Device
-from camscan.scanner.tls_probe import ProbeSettings, probe
 from cryptography import x509
 
+from camscan.lab import Lab, default_fleet, open_lab
+from camscan.lab.device import Device
 from camscan.model import Observation
+from camscan.scanner.tls_probe import ProbeSettings, probe
 
 
 @pytest.fixture

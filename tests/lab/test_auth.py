@@ -9,6 +9,7 @@ from xml.etree.ElementTree import Element
 
 import httpx
 import pytest
+
 from camscan.lab.auth import (
     DigestAuth,
     check_username_token,
@@ -17,7 +18,6 @@ from camscan.lab.auth import (
     password_digest,
 )
 from camscan.lab.personalities.xmlutil import parse
-
 from tests.lab.wsse import security_header
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import jsonschema
 import trio
+
 from camscan.lab import Lab
 from camscan.lab.control import ControlAPI
 from camscan.reports.json_report import load_schema
-
 from tests.lab.conftest import first, observe, san_ips
 
 CAMSCAN = [sys.executable, "-m", "camscan"]

@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from camscan.lab import default_fleet, load_fleet, parse_fleet
-from camscan.lab.der import resign
-from camscan.lab.identity import PERSONALITIES, make_identity
-from camscan.lab.scenarios import SCENARIOS
-from camscan.rules.registry import all_rules
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from camscan import pki
 from camscan.errors import UsageError
+from camscan.lab import default_fleet, load_fleet, parse_fleet
+from camscan.lab.der import resign
+from camscan.lab.identity import PERSONALITIES, make_identity
+from camscan.lab.scenarios import SCENARIOS
+from camscan.rules.registry import all_rules
 
 
 def test_default_fleet_is_mostly_healthy_with_every_scenario() -> None:

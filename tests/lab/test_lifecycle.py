@@ -10,15 +10,15 @@ import warnings
 
 import pytest
 import trio
-from camscan.lab import Lab
-from camscan.lab.certs import previous_address
-from camscan.lab.firmware import CertificateRejected
-from camscan.scanner.tls_probe import ProbeSettings, probe
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from camscan import certinfo, pki
+from camscan.lab import Lab
+from camscan.lab.certs import previous_address
+from camscan.lab.firmware import CertificateRejected
 from camscan.model import FailureKind, ProbeFailure
+from camscan.scanner.tls_probe import ProbeSettings, probe
 from tests.lab.conftest import first, observe, san_ips
 
 

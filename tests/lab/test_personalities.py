@@ -11,13 +11,13 @@ import json
 import httpx
 import pytest
 import trio
-from camscan.lab import Lab
-from camscan.lab.device import Device
-from camscan.lab.personalities.xmlutil import find_local, parse, text_local
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
 
 from camscan import certinfo, pki
+from camscan.lab import Lab
+from camscan.lab.device import Device
+from camscan.lab.personalities.xmlutil import find_local, parse, text_local
 from tests.lab.conftest import client, first, observe, san_ips
 from tests.lab.wsse import envelope, security_header
 
