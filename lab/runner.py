@@ -174,10 +174,32 @@ async def open_lab(fleet: Fleet | None = None, *, size: int | None = None, block
         settings = replace(settings, reboot_downtime=reboot_downtime)
     fleet = replace(fleet, settings=settings)
     with tempfile.TemporaryDirectory(prefix="camscan-lab-") as workdir:
-        async with trio.open_nursery() as nursery:
-            lab = Lab(fleet, Path(workdir), lab_pki)
-            try:
-                await lab.start(nursery)
-                yield lab
-            finally:
-                nursery.cancel_scope.cancel()
+        try:
+            async with trio.open_nursery() as nursery:
+                lab = Lab(fleet, Path(workdir), lab_pki)
+                try:
+                    await lab.start(nursery)
+                    yield lab
+                finally:
+                    nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            # One error inside the lab (a UsageError, a failed assertion in a test) comes out
+            # as itself, not wrapped in the nursery's group, so callers can catch it plainly.
+            single = _single_error(group)
+            if single is None:
+                raise
+            raise single from None
+
+
+def _single_error(group: BaseExceptionGroup[BaseException]) -> Exception | None:
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, BaseExceptionGroup):
+            pending.extend(item.exceptions)
+        else:
+            leaves.append(item)
+    if len(leaves) == 1 and isinstance(leaves[0], Exception):
+        return leaves[0]
+    return None

@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from camscan import certinfo, pki
-from camscan.lab import Lab
+from camscan.lab import Lab, default_fleet, open_lab
 from camscan.lab.certs import previous_address
 from camscan.lab.firmware import CertificateRejected
 from camscan.model import FailureKind, ProbeFailure
@@ -202,3 +202,9 @@ async def test_hostile_clients_do_not_stall_a_device(lab: Lab) -> None:
     for stream in [*silent, garbage, plain]:
         await stream.aclose()
     assert device.errors == []
+
+
+async def test_an_error_inside_the_lab_comes_out_as_itself() -> None:
+    with pytest.raises(ValueError, match="boom"):
+        async with open_lab(default_fleet(), size=2, https_port=0, http_port=None):
+            raise ValueError("boom")
