@@ -118,3 +118,12 @@ def test_camscan_demo(tmp_path: Path) -> None:
     assert {"CS101", "CS120", "CS201", "CS301", "CS302", "CS402"} <= rule_ids
     for name in ("report.html", "findings.csv", "junit.xml", "camscan.prom", "site-ca.pem"):
         assert (tmp_path / name).stat().st_size > 0, name
+
+
+def test_camscan_demo_honours_fail_on(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*CAMSCAN, "demo", "--out", str(tmp_path), "-q", "--size", "8", "--fail-on", "error", "--no-legacy-probe"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "scanned 8 simulated cameras" in done.stdout

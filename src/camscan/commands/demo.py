@@ -147,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"  lab site CA:  {bundles['site']}")
     for path in written:
         print(f"  wrote {path}")
-    return 0
+    # --fail-on defaults to none: the demo is meant to find problems.
+    return int(report_options.exit_code(audit, args)) if report_options is not None else 0
 
 
 def _print_checks(checks: list[tuple[str, str, str, str, bool]]) -> None:
