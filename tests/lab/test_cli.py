@@ -122,8 +122,21 @@ def test_camscan_demo(tmp_path: Path) -> None:
 
 def test_camscan_demo_honours_fail_on(tmp_path: Path) -> None:
     done = subprocess.run(
-        [*CAMSCAN, "demo", "--out", str(tmp_path), "-q", "--size", "8", "--fail-on", "error", "--no-legacy-probe"],
-        capture_output=True, text=True, timeout=120,
+        [
+            *CAMSCAN,
+            "demo",
+            "--out",
+            str(tmp_path),
+            "-q",
+            "--size",
+            "8",
+            "--fail-on",
+            "error",
+            "--no-legacy-probe",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 1, done.stdout + done.stderr
     assert "scanned 8 simulated cameras" in done.stdout
