@@ -54,6 +54,7 @@ class DeviceSettings:
     reboot_downtime: float = 2.0
     isapi_namespace: str = "http://www.isapi.org/ver20/XMLSchema"
     axis_cert_api: str = "v1"  # "v1" or "v1beta" (AXIS OS 11.6-11.10)
+    clock_offset: float | None = None  # seconds; None: the scenario's
 
 
 class Device:
@@ -68,7 +69,7 @@ class Device:
         self.personality = personality
         self.https_port = settings.https_port
         self.http_port = settings.http_port
-        self.clock = DeviceClock(scenario.clock_offset)
+        self.clock = DeviceClock(self.default_clock_offset)
         self.auth = DigestAuth(settings.username, settings.password, personality.realm(identity))
         self.online = False
         self.boot_count = 0
@@ -83,6 +84,12 @@ class Device:
         self.personality_state: dict[str, object] = {}
 
     # --- what tests and the lab read --------------------------------------------------------
+
+    @property
+    def default_clock_offset(self) -> float:
+        """How far off the clock is after a factory reset (the fleet's setting or the scenario's)."""
+        offset = self.settings.clock_offset
+        return self.scenario.clock_offset if offset is None else offset
 
     @property
     def endpoint(self) -> Endpoint:
@@ -216,7 +223,7 @@ class Device:
         """Delete uploaded certificates and on-device keys, reset the clock, reboot."""
         self.firmware.factory_reset()
         self.personality_state.clear()
-        self.clock.offset = self.scenario.clock_offset
+        self.clock.offset = self.default_clock_offset
         await self.reboot(downtime)
 
     def set_clock(self, moment: dt.datetime) -> None:

@@ -13,7 +13,8 @@
     scenario = "healthy"           # see `camscan lab --list-scenarios`
     count = 6
     model = "DS-2CD2143G2-I"       # optional; also firmware, key, name (count = 1),
-                                   # isapi_namespace (hikvision.com | isapi.org), axis_cert_api (v1 | v1beta)
+                                   # isapi_namespace (hikvision.com | isapi.org), axis_cert_api (v1 | v1beta),
+                                   # clock_offset (seconds the device clock is off)
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ MAX_DEVICES = 65000
 
 _LAB_KEYS = {"block", "https_port", "http_port", "username", "password", "reboot_downtime"}
 _DEVICE_KEYS = {"personality", "scenario", "count", "model", "firmware", "key", "name",
-                "isapi_namespace", "axis_cert_api"}
+                "isapi_namespace", "axis_cert_api", "clock_offset"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class DeviceSpec:
     key: str = "ec-p256"
     isapi_namespace: str = "isapi.org"
     axis_cert_api: str = "v1"
+    clock_offset: float | None = None  # seconds the device clock is off (default: the scenario's)
     group: str = ""  # fleet entry it came from (devices of one entry share uploads)
 
 
@@ -121,6 +123,14 @@ def validate_block(block: str, where: str) -> str:
     return str(net)
 
 
+def _offset(where: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or abs(value) > 100 * 365 * 86400:
+        raise UsageError(f"{where}: clock_offset {value!r} must be a number of seconds (within 100 years)")
+    return float(value)
+
+
 def _choice(source: str, key: str, value: Any, allowed: Any) -> str:
     if value not in allowed:
         raise UsageError(f"{source}: {key} {value!r} is unknown (choose from: {', '.join(sorted(allowed))})")
@@ -163,6 +173,7 @@ def parse_fleet(text: str, source: str = "<fleet>") -> Fleet:
             isapi_namespace=_choice(where, "isapi_namespace", entry.get("isapi_namespace", "isapi.org"),
                                     ISAPI_NAMESPACES),
             axis_cert_api=_choice(where, "axis_cert_api", entry.get("axis_cert_api", "v1"), ("v1", "v1beta")),
+            clock_offset=_offset(where, entry.get("clock_offset")),
             group=f"entry{n}",
         )
         specs.extend([spec] * count)

@@ -64,11 +64,12 @@ axis_cert_api = "v1beta"
 name = "lobby"
 personality = "hikvision"
 isapi_namespace = "hikvision.com"
+clock_offset = -7200
 """
     fleet = parse_fleet(text, "site.toml")
     assert fleet.settings.block == "127.88.4.0/24" and fleet.settings.http_port is None
     assert [d.scenario for d in fleet.devices] == ["expired"] * 3 + ["healthy"]
-    assert fleet.devices[-1].name == "lobby"
+    assert fleet.devices[-1].name == "lobby" and fleet.devices[-1].clock_offset == -7200.0
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -79,6 +80,7 @@ isapi_namespace = "hikvision.com"
     ("[lab]\nblock = 'nonsense'\n[[devices]]\n", "'nonsense' is not a network"),
     ("[lab]\nhttps_port = 70000\n[[devices]]\n", "70000 is not a port"),
     ("[[devices]]\ncount = 0\n", "count 0"),
+    ("[[devices]]\nclock_offset = 'late'\n", "clock_offset 'late'"),
     ("[[devices]]\nname = 'a'\ncount = 2\n", "name needs count = 1"),
     ("[lab]\n", "no [[devices]]"),
     ("this is = = not toml", "not valid TOML"),

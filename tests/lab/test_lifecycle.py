@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from camscan import certinfo, pki
-from camscan.lab import Lab, default_fleet, open_lab
+from camscan.lab import Lab, default_fleet, open_lab, parse_fleet
 from camscan.lab.certs import previous_address
 from camscan.lab.firmware import CertificateRejected
 from camscan.model import FailureKind, ProbeFailure
@@ -208,3 +208,11 @@ async def test_an_error_inside_the_lab_comes_out_as_itself() -> None:
     with pytest.raises(ValueError, match="boom"):
         async with open_lab(default_fleet(), size=2, https_port=0, http_port=None):
             raise ValueError("boom")
+
+
+async def test_fleet_clock_offset_reaches_the_http_date() -> None:
+    fleet = parse_fleet('[[devices]]\npersonality = "axis"\nclock_offset = -7200\n', "clock.toml")
+    async with open_lab(fleet, https_port=0, http_port=None) as small:
+        seen = await observe(small.devices[0])
+    assert seen.http is not None and seen.http.device_time is not None
+    assert abs((dt.datetime.now(dt.UTC) - seen.http.device_time).total_seconds() - 7200) < 60
