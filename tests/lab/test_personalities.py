@@ -370,6 +370,21 @@ async def test_onvif_advanced_security_flow_a(lab: Lab) -> None:
                 )
             ).text
             assert "http://www.onvif.org/ver10/advancedsecurity/wsdl" in services
+            weak = await _onvif(
+                http, "<tas:CreateRSAKeyPair><tas:KeyLength>1024</tas:KeyLength></tas:CreateRSAKeyPair>"
+            )
+            assert weak.status_code == 500 and "ter:KeyLength" in weak.text
+            rsa = parse(
+                (
+                    await _onvif(
+                        http,
+                        "<tas:CreateRSAKeyPair><tas:KeyLength>2048</tas:KeyLength></tas:CreateRSAKeyPair>",
+                    )
+                ).content
+            )
+            assert (
+                text_local(rsa, "Body", "CreateRSAKeyPairResponse", "KeyID") in device.firmware.keystore.keys
+            )
             created = parse(
                 (
                     await _onvif(
