@@ -216,3 +216,26 @@ async def test_fleet_clock_offset_reaches_the_http_date() -> None:
         seen = await observe(small.devices[0])
     assert seen.http is not None and seen.http.device_time is not None
     assert abs((dt.datetime.now(dt.UTC) - seen.http.device_time).total_seconds() - 7200) < 60
+
+
+async def test_camscan_scan_flags_the_stale_certificate_until_reboot(lab: Lab) -> None:
+    from camscan.model import AuditContext, ScanParameters
+    from camscan.pipeline import judge, run_scan
+    from camscan.scanner.sweep import SweepOptions
+
+    device = first(lab, personality="dahua", scenario="firmware-ca")
+
+    async def rules_fired() -> set[str]:
+        with trio.fail_after(30):
+            scan = await run_scan(
+                [device.endpoint], SweepOptions(), ScanParameters((device.ip,), (device.https_port,))
+            )
+            audit = await judge(scan, AuditContext(now=dt.datetime.now(dt.UTC)))
+        assert len(scan.observations) == 1
+        return {f.rule_id for f in audit.findings}
+
+    assert "CS105" not in await rules_fired()
+    await device.change_ip(lab.allocate_address())
+    assert "CS105" in await rules_fired()  # the certificate still names the old address
+    await device.reboot()
+    assert "CS105" not in await rules_fired()
