@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from camscan.lab import discovery
 from camscan.lab.auth import DigestAuth
 from camscan.lab.certs import Credentials
 from camscan.lab.firmware import DeviceClock, Firmware
@@ -55,6 +56,7 @@ class DeviceSettings:
     isapi_namespace: str = "http://www.isapi.org/ver20/XMLSchema"
     axis_cert_api: str = "v1"  # "v1" or "v1beta" (AXIS OS 11.6-11.10)
     clock_offset: float | None = None  # seconds; None: the scenario's
+    ws_discovery: bool = True  # answer unicast WS-Discovery probes on <ip>:3702/udp
 
 
 class Device:
@@ -127,19 +129,29 @@ class Device:
             except BaseException:
                 sockets[0].close()
                 raise
+        udp = None
+        if self.settings.ws_discovery:
+            try:
+                udp = await self._bind(discovery.PORT, udp=True)
+            except BaseException:
+                for sock in sockets:
+                    sock.close()
+                raise
         self.https_port = sockets[0].getsockname()[1]
         if self.http_port is not None:
             self.http_port = sockets[1].getsockname()[1]
         self._stopped = trio.Event()
-        await self._nursery.start(self._serve, sockets)
+        await self._nursery.start(self._serve, sockets, udp)
         self.online = True
 
-    async def _bind(self, port: int) -> trio.socket.SocketType:
-        sock = trio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    async def _bind(self, port: int, *, udp: bool = False) -> trio.socket.SocketType:
+        sock = trio.socket.socket(socket.AF_INET, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if not udp:  # (for UDP it would let two labs share one address:port)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             await sock.bind((self.ip, port))
-            sock.listen(BACKLOG)
+            if not udp:
+                sock.listen(BACKLOG)
         except OSError as exc:
             sock.close()
             if exc.errno == errno.EADDRINUSE:
@@ -147,7 +159,7 @@ class Device:
             raise
         return sock
 
-    async def _serve(self, sockets: list[trio.socket.SocketType],
+    async def _serve(self, sockets: list[trio.socket.SocketType], udp: trio.socket.SocketType | None,
                      task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         listeners = [trio.SocketListener(s) for s in sockets]
         schemes = ["https", "http"]
@@ -157,8 +169,12 @@ class Device:
                 async with trio.open_nursery() as nursery:
                     for listener, scheme in zip(listeners, schemes, strict=False):
                         nursery.start_soon(self._accept_loop, listener, scheme, nursery)
+                    if udp is not None:
+                        nursery.start_soon(discovery.serve, self, udp, nursery)
                     task_status.started()
         finally:
+            if udp is not None:
+                udp.close()
             for listener in listeners:
                 with contextlib.suppress(OSError):
                     listener.socket.close()

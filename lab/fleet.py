@@ -7,6 +7,7 @@
     username = "admin"
     password = "camscan-lab"       # a lab password, printed on purpose
     reboot_downtime = 2.0          # seconds a rebooting device stays off the network
+    ws_discovery = true            # answer unicast WS-Discovery probes on <ip>:3702/udp
 
     [[devices]]
     personality = "hikvision"      # onvif | hikvision | axis | dahua
@@ -36,7 +37,7 @@ ISAPI_NAMESPACES = {"hikvision.com": "http://www.hikvision.com/ver20/XMLSchema",
 KEY_KINDS = ("ec-p256", "ec-p384", "rsa-2048")
 MAX_DEVICES = 65000
 
-_LAB_KEYS = {"block", "https_port", "http_port", "username", "password", "reboot_downtime"}
+_LAB_KEYS = {"block", "https_port", "http_port", "username", "password", "reboot_downtime", "ws_discovery"}
 _DEVICE_KEYS = {"personality", "scenario", "count", "model", "firmware", "key", "name",
                 "isapi_namespace", "axis_cert_api", "clock_offset"}
 
@@ -49,6 +50,7 @@ class LabSettings:
     username: str = "admin"
     password: str = "camscan-lab"  # noqa: S105 - a simulated device's documented password
     reboot_downtime: float = 2.0
+    ws_discovery: bool = True  # answer unicast WS-Discovery probes on <ip>:3702/udp
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,14 @@ def _settings(raw: Any, source: str) -> LabSettings:
         username=str(raw.get("username", s.username)),
         password=str(raw.get("password", s.password)),
         reboot_downtime=float(downtime),
+        ws_discovery=_flag(f"{source}: ws_discovery", raw.get("ws_discovery", s.ws_discovery)),
     )
+
+
+def _flag(where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise UsageError(f"{where} {value!r} must be true or false")
+    return value
 
 
 def validate_block(block: str, where: str) -> str:

@@ -88,13 +88,14 @@ class Lab:
         settings = DeviceSettings(
             username=s.username, password=s.password, https_port=s.https_port, http_port=s.http_port,
             reboot_downtime=s.reboot_downtime, isapi_namespace=ISAPI_NAMESPACES[spec.isapi_namespace],
-            axis_cert_api=spec.axis_cert_api, clock_offset=spec.clock_offset)
+            axis_cert_api=spec.axis_cert_api, clock_offset=spec.clock_offset,
+            ws_discovery=s.ws_discovery)
         name = spec.name or f"{spec.personality}-{index + 1:04d}"
         return Device(name, identity, scenario, firmware, self.pool.allocate(), settings,
                       get_personality(spec.personality), self.workdir)
 
     async def start(self, nursery: trio.Nursery) -> None:
-        listeners = 1 + (self.settings.http_port is not None)
+        listeners = 1 + (self.settings.http_port is not None) + self.settings.ws_discovery
         needed = len(self.fleet.devices) * listeners + 256
         limit = raise_fd_limit(needed)
         if limit < needed:
@@ -154,7 +155,8 @@ class Lab:
 @contextlib.asynccontextmanager
 async def open_lab(fleet: Fleet | None = None, *, size: int | None = None, block: str | None = None,
                    https_port: int | None = None, http_port: int | bool | None = True,
-                   reboot_downtime: float | None = None, lab_pki: LabPKI | None = None) -> AsyncIterator[Lab]:
+                   reboot_downtime: float | None = None, ws_discovery: bool | None = None,
+                   lab_pki: LabPKI | None = None) -> AsyncIterator[Lab]:
     """Start a fleet (default: the built-in one) in this trio run; stop it on exit.
 
     `http_port=True` keeps the fleet's setting; None or False turns plain HTTP off.
@@ -172,6 +174,8 @@ async def open_lab(fleet: Fleet | None = None, *, size: int | None = None, block
         settings = replace(settings, http_port=plain)
     if reboot_downtime is not None:
         settings = replace(settings, reboot_downtime=reboot_downtime)
+    if ws_discovery is not None:
+        settings = replace(settings, ws_discovery=ws_discovery)
     fleet = replace(fleet, settings=settings)
     with tempfile.TemporaryDirectory(prefix="camscan-lab-") as workdir:
         try:

@@ -67,7 +67,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--https-port", type=_port, metavar="PORT",
                         help="HTTPS port of every device (default 8443)")
     parser.add_argument("--http-port", type=_port, metavar="PORT", help="plain HTTP port (default 8080)")
-    parser.add_argument("--no-http", action="store_true", help="no plain-HTTP listeners (halves the sockets)")
+    parser.add_argument("--no-http", action="store_true", help="no plain-HTTP listeners (fewer sockets)")
+    parser.add_argument("--no-discovery", action="store_true",
+                        help="do not answer WS-Discovery probes on <device>:3702/udp (fewer sockets)")
     parser.add_argument("--downtime", type=_seconds, metavar="SECONDS",
                         help="how long a rebooting device is off the network (default 2)")
     parser.add_argument("--out", default="camscan-lab", metavar="DIR",
@@ -119,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
     async def main() -> None:
         started = time.perf_counter()
         async with open_lab(fleet, size=args.size, block=block, https_port=args.https_port,
-                            http_port=http_port, reboot_downtime=args.downtime) as lab:
+                            http_port=http_port, reboot_downtime=args.downtime,
+                            ws_discovery=False if args.no_discovery else None) as lab:
             if args.prewarm:
                 await lab.prewarm()
             elapsed = time.perf_counter() - started
