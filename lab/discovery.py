@@ -74,7 +74,13 @@ def answer_to(datagram: bytes) -> str | None:
 
 async def serve(device: Device, sock: trio.socket.SocketType, nursery: trio.Nursery) -> None:
     while True:
-        data, source = await sock.recvfrom(MAX_DATAGRAM)
+        try:
+            data, source = await sock.recvfrom(MAX_DATAGRAM)
+        except OSError:
+            # A failed receive (memory pressure, an ICMP error Linux chose to report) must not
+            # take the device's web server down with it.
+            await trio.sleep(0)
+            continue
         relates_to = answer_to(data)
         if relates_to is not None:
             nursery.start_soon(_reply, device, sock, source, relates_to)

@@ -59,3 +59,4 @@ def test_which_probes_are_answered() -> None:
     assert answer_to(probe("x").replace(b"/Probe<", b"/Hello<")) is None
     assert answer_to(b"\x00\x01garbage") is None
     assert answer_to(b'<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>') is None  # defusedxml refuses DTDs
+
