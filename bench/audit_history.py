@@ -15,11 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from camscan.reports.diff import diff_runs
-from camscan.reports.history import HistoryStore
-
 from camscan import pki
 from camscan.model import Severity
+from camscan.reports.diff import diff_runs
+from camscan.reports.history import HistoryStore
 from tests.audit.builders import T0, Cam, audit_of
 
 

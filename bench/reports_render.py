@@ -13,14 +13,13 @@ import dataclasses
 import time
 from collections.abc import Callable
 
+from camscan.model import AuditResult, Endpoint
 from camscan.reports.csv_report import render_csv
 from camscan.reports.html_report import render_html
 from camscan.reports.json_report import build_document, dumps
 from camscan.reports.jsonl_report import render_jsonl
 from camscan.reports.junit_report import render_junit
 from camscan.reports.prometheus_report import render_prometheus
-
-from camscan.model import AuditResult, Endpoint
 from tests.reports.sample import build_audit
 
 

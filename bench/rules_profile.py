@@ -14,10 +14,9 @@ import ipaddress
 import time
 import tracemalloc
 
-from camscan.rules.registry import all_rules, evaluate
-
 from camscan import certinfo, pki
 from camscan.model import AuditContext, Endpoint, HistoryFact, Observation
+from camscan.rules.registry import all_rules, evaluate
 
 R2_NUMBERS = (101, 102, 103, 104, 109, 110, 111, 120, 121, 122, 301, 302, 401, 402, 403, 404)
 R2_RULES = {f"CS{n}" for n in R2_NUMBERS}

@@ -13,9 +13,8 @@ import io
 import json
 from collections.abc import Sequence
 
-from camscan.reports.common import endpoint_reports, iso, leaf_summary
-
 from camscan.model import AuditResult
+from camscan.reports.common import endpoint_reports, iso, leaf_summary
 
 COLUMNS: tuple[str, ...] = (
     "address",

@@ -18,9 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from camscan.reports.history import EndpointRecord, FindingRecord, RunSnapshot, normalize_mac
-
 from camscan.model import Endpoint
+from camscan.reports.history import EndpointRecord, FindingRecord, RunSnapshot, normalize_mac
 from camscan.termtext import sanitize
 
 

@@ -19,6 +19,10 @@ from importlib import resources
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
+
+from camscan import __version__
+from camscan.model import SCHEMA_VERSION, AuditResult, Severity
 from camscan.reports.common import (
     SEVERITIES,
     EndpointReport,
@@ -31,10 +35,6 @@ from camscan.reports.common import (
     rule_counts,
     severity_counts,
 )
-from markupsafe import Markup
-
-from camscan import __version__
-from camscan.model import SCHEMA_VERSION, AuditResult, Severity
 
 TIMELINE_DAYS = 90
 TIMELINE_MAX_ROWS = 60  # more rows than this and the SVG says how many it left out

@@ -29,6 +29,15 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from camscan.model import (
+    SCHEMA_VERSION,
+    AuditContext,
+    AuditResult,
+    Endpoint,
+    Finding,
+    Observation,
+    ProbeResult,
+)
 from camscan.reports.common import (
     device_count,
     endpoint_record,
@@ -39,16 +48,6 @@ from camscan.reports.common import (
     sort_findings,
 )
 from camscan.reports.json_report import failure_entry, observation_entry
-
-from camscan.model import (
-    SCHEMA_VERSION,
-    AuditContext,
-    AuditResult,
-    Endpoint,
-    Finding,
-    Observation,
-    ProbeResult,
-)
 
 # Judges one observation with the per-endpoint rules (no fleet rules): returns its findings.
 EndpointJudge = Callable[[Observation], Iterable[Finding]]

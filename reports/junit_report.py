@@ -16,9 +16,8 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
-from camscan.reports.common import endpoint_reports, iso, leaf_summary
-
 from camscan.model import AuditResult, Severity
+from camscan.reports.common import endpoint_reports, iso, leaf_summary
 
 # XML 1.0 forbids these even as character references; ElementTree would write them raw.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

@@ -23,16 +23,16 @@ from __future__ import annotations
 
 from collections import Counter
 
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+
+from camscan import __version__
+from camscan.model import SCHEMA_VERSION, AuditResult
 from camscan.reports.common import (
     SEVERITIES,
     certificate_records,
     device_count,
     endpoint_reports,
 )
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
-
-from camscan import __version__
-from camscan.model import SCHEMA_VERSION, AuditResult
 
 _SUBJECT_MAX = 200  # keep label values bounded; the sha256 label identifies the certificate
 

@@ -13,11 +13,10 @@ import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from camscan.certinfo import signature_verifies
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
-from camscan.certinfo import cert_der, cert_sha256, spki_der
+from camscan.certinfo import cert_der, cert_sha256, signature_verifies, spki_der
 
 MAX_DEPTH = 8  # longest path we try to build (leaf included); real device chains have 2-4
 

@@ -23,10 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from camscan.rules.profile_helpers import cert_ref, presented, role
-
 from camscan import certinfo
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
+from camscan.rules.profile_helpers import cert_ref, presented, role
 
 MIN_RSA_BITS = 2048
 MIN_EC_BITS = 256

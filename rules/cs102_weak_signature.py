@@ -25,11 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from camscan.rules.profile_helpers import cert_ref, presented, role
 from cryptography import x509
 
 from camscan import certinfo
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
+from camscan.rules.profile_helpers import cert_ref, presented, role
 
 # Signature algorithm OIDs with a broken hash, by name (also catches what cryptography
 # cannot map to a hash object, such as MD2).

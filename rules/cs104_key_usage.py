@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from camscan.rules.profile_helpers import cert_ref, extension, leaf_of
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
+from camscan.rules.profile_helpers import cert_ref, extension, leaf_of
 
 _KU_FLAGS = (
     "digital_signature",

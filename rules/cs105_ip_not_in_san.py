@@ -23,10 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from camscan.rules.names import ip_in_san, ips_written_as_dns, san_view, target_of
-
 from camscan.certinfo import common_names
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
+from camscan.rules.names import ip_in_san, ips_written_as_dns, san_view, target_of
 
 
 def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:

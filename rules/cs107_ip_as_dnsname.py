@@ -21,9 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from camscan.rules.names import ip_in_san, ip_literal, ips_written_as_dns, san_view, target_of
-
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
+from camscan.rules.names import ip_in_san, ip_literal, ips_written_as_dns, san_view, target_of
 
 
 def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:

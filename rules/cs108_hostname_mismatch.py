@@ -21,10 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from camscan.rules.names import dns_in_san, san_view, target_of
-
 from camscan.certinfo import common_names
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
+from camscan.rules.names import dns_in_san, san_view, target_of
 
 
 def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:

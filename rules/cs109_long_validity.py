@@ -24,9 +24,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
-from camscan.rules.profile_helpers import cert_ref, iso, leaf_of
-
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
+from camscan.rules.profile_helpers import cert_ref, iso, leaf_of
 
 
 def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from camscan.rules.profile_helpers import cert_ref, presented, role
 from cryptography import x509
 
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
+from camscan.rules.profile_helpers import cert_ref, presented, role
 
 
 def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:

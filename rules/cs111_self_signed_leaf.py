@@ -23,11 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from camscan.certinfo import is_self_signed
-from camscan.rules.profile_helpers import cert_ref, iso, leaf_of
-
 from camscan import certinfo
+from camscan.certinfo import is_self_signed
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
+from camscan.rules.profile_helpers import cert_ref, iso, leaf_of
 
 
 def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:

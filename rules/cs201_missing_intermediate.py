@@ -26,9 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from camscan.rules.trust import chain_verdict
-
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
+from camscan.rules.trust import chain_verdict
 
 _WHERE = {
     "aia": "at the leaf's AIA caIssuers URL",

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from camscan.rules.trust import SITE, chain_verdict
-
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
+from camscan.rules.trust import SITE, chain_verdict
 
 
 def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:

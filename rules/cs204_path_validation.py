@@ -29,9 +29,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from camscan.rules.trust import chain_verdict
-
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
+from camscan.rules.trust import chain_verdict
 
 
 def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:

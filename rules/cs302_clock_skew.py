@@ -23,9 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from camscan.rules.profile_helpers import iso
-
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
+from camscan.rules.profile_helpers import iso
 
 
 def describe_skew(seconds: float) -> str:

@@ -23,10 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from camscan.rules.profile_helpers import groups_by, leaf_of, listed
-
 from camscan import certinfo
 from camscan.model import AuditContext, Endpoint, Observation, Rule, Severity, Violation
+from camscan.rules.profile_helpers import groups_by, leaf_of, listed
 
 
 def check_fleet(

@@ -38,12 +38,12 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from camscan.certinfo import is_self_signed
-from camscan.rules.profile_helpers import presented
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from camscan.certinfo import is_self_signed
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
+from camscan.rules.profile_helpers import presented
 
 SOURCE = "device-protocols.md section 8"
 

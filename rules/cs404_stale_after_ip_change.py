@@ -35,11 +35,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from camscan.rules.cs403_vendor_default import built_in_ca
-from camscan.rules.profile_helpers import groups_by, ip_names, iso, leaf_of, normalize_mac, same_address
-
 from camscan import certinfo
 from camscan.model import AuditContext, Endpoint, HistoryFact, Observation, Rule, Severity, Violation
+from camscan.rules.cs403_vendor_default import built_in_ca
+from camscan.rules.profile_helpers import groups_by, ip_names, iso, leaf_of, normalize_mac, same_address
 
 
 class _HistoryIndex:

@@ -13,7 +13,6 @@ import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from camscan.rules.trust import ChainVerdict, chain_verdict, parse_certificates
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -21,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from camscan.certinfo import cert_der
 from camscan.errors import UsageError
 from camscan.model import AuditContext, Endpoint, Finding, Observation, Severity
+from camscan.rules.trust import ChainVerdict, chain_verdict, parse_certificates
 
 # Where the offline check leaves the private key's public half for CS501 (leaf sha256 -> SPKI).
 KEY_SPKI_CACHE = "camscan.rules.offline.key_spki"

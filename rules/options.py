@@ -11,10 +11,9 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 
-from camscan.rules.trust import PUBLIC, TRUST_MODES, TrustConfig, default_cache_dir, load_bundle
-
 from camscan.errors import UsageError
 from camscan.model import AuditContext, HistoryFact
+from camscan.rules.trust import PUBLIC, TRUST_MODES, TrustConfig, default_cache_dir, load_bundle
 
 DEFAULT_EXPIRY_WARN_DAYS = 30
 _RELATIVE = re.compile(r"^\+(\d{1,5})([dh])$")

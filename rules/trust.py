@@ -34,6 +34,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from cryptography.x509 import verification as xv
+
+from camscan.certinfo import cert_der, cert_sha256, is_self_issued
+from camscan.errors import UsageError
+from camscan.model import AuditContext, Observation
 from camscan.rules.chains import (
     AnchorIndex,
     Candidate,
@@ -46,12 +52,6 @@ from camscan.rules.chains import (
     is_self_signed,
     presented_problems,
 )
-from cryptography import x509
-from cryptography.x509 import verification as xv
-
-from camscan.certinfo import cert_der, cert_sha256, is_self_issued
-from camscan.errors import UsageError
-from camscan.model import AuditContext, Observation
 
 PUBLIC = "public"
 SITE = "site"

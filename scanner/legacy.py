@@ -15,9 +15,9 @@ import warnings
 from typing import Any
 
 import trio
-from camscan.scanner.tls_probe import aclose_quietly, connect
 
 from camscan.model import Endpoint
+from camscan.scanner.tls_probe import aclose_quietly, connect
 
 LEGACY_VERSIONS: dict[str, int] = {"TLSv1.0": 0x0301, "TLSv1.1": 0x0302}
 

@@ -15,11 +15,11 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 
 import trio
-from camscan.scanner.targets import TargetSet
-from camscan.scanner.tls_probe import ProbeSettings, probe
 
 from camscan.errors import UsageError
 from camscan.model import Endpoint, FailureKind, Observation, ProbeFailure, ProbeResult, ProbeStage
+from camscan.scanner.targets import TargetSet
+from camscan.scanner.tls_probe import ProbeSettings, probe
 
 ResultCallback = Callable[[ProbeResult], None]
 

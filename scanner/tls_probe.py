@@ -19,9 +19,9 @@ from functools import cache
 from typing import Any
 
 import trio
-from camscan.scanner.http_facts import DEFAULT_MAX_BYTES, fetch_http_facts, host_header
 
 from camscan.model import Endpoint, FailureKind, Observation, ProbeFailure, ProbeStage
+from camscan.scanner.http_facts import DEFAULT_MAX_BYTES, fetch_http_facts, host_header
 
 # OpenSSL 3 refuses servers without RFC 5746 secure renegotiation unless this is set; old
 # camera firmware lacks it. (ssl exposes the constant from Python 3.12 on.)

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from camscan.reports.history import HistoryStore
 
 from camscan import pki
 from camscan.certinfo import cert_pem
 from camscan.cli import main
+from camscan.reports.history import HistoryStore
 from tests.audit.conftest import Hook
 from tests.support.tls_servers import ServerSpec, serve_in_thread
 

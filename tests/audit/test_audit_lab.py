@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 import trio
-from camscan.lab import DeviceSpec, Fleet, Lab, LabSettings, open_lab
 
 from camscan.cli import main
+from camscan.lab import DeviceSpec, Fleet, Lab, LabSettings, open_lab
 from tests.support.tls_servers import unused_port
 
 BLOCK = "127.96.0.0/24"

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from camscan.reports.diff import RunDiff, diff_runs, render_text
-from camscan.reports.history import HistoryStore, RunSnapshot
 
 from camscan import pki
 from camscan.cli import main
 from camscan.model import FailureKind, Severity
+from camscan.reports.diff import RunDiff, diff_runs, render_text
+from camscan.reports.history import HistoryStore, RunSnapshot
 from tests.audit.builders import T0, Cam, audit_of, leaf_for
 
 DAY = dt.timedelta(days=1)

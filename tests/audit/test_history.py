@@ -12,11 +12,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from camscan.reports.history import SCHEMA_VERSION, HistoryStore
 
 from camscan.cli import main
 from camscan.errors import CamscanError, UsageError
 from camscan.model import Endpoint, FailureKind, Finding, Severity
+from camscan.reports.history import SCHEMA_VERSION, HistoryStore
 from tests.audit.builders import T0, Cam, audit_of, leaf_for
 
 REPO = Path(__file__).resolve().parents[2]

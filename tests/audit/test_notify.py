@@ -15,14 +15,14 @@ import pytest
 import trio
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from camscan.reports.diff import diff_runs
-from camscan.reports.history import HistoryStore
-from camscan.reports.notify import Notification, NotifyError, notify, send_email, send_webhook
 
 from camscan import pki
 from camscan.certinfo import cert_pem
 from camscan.config import EmailConfig, WebhookConfig
 from camscan.model import Severity
+from camscan.reports.diff import diff_runs
+from camscan.reports.history import HistoryStore
+from camscan.reports.notify import Notification, NotifyError, notify, send_email, send_webhook
 from tests.audit.builders import T0, Cam, audit_of, leaf_for
 from tests.audit.conftest import Hook
 from tests.support.tls_servers import unused_port

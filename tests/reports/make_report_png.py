@@ -13,14 +13,14 @@ import tempfile
 from pathlib import Path
 
 import trio
+
 from camscan.lab.fleet import default_fleet
 from camscan.lab.runner import open_lab
+from camscan.model import AuditResult, ScanParameters
+from camscan.pipeline import judge, run_scan
 from camscan.reports.html_report import render_html
 from camscan.rules import options as rule_options
 from camscan.scanner.sweep import SweepOptions
-
-from camscan.model import AuditResult, ScanParameters
-from camscan.pipeline import judge, run_scan
 from tests.reports.browser import find_chromium, screenshot
 
 

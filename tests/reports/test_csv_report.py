@@ -5,9 +5,8 @@ import dataclasses
 import io
 import json
 
-from camscan.reports.csv_report import COLUMNS, neutralize, render_csv
-
 from camscan.model import AuditResult
+from camscan.reports.csv_report import COLUMNS, neutralize, render_csv
 
 
 def _parse(text: str) -> list[dict[str, str]]:

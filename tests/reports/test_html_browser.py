@@ -7,9 +7,9 @@ import struct
 from pathlib import Path
 
 import pytest
-from camscan.reports.html_report import render_html
 
 from camscan.model import AuditResult
+from camscan.reports.html_report import render_html
 from tests.reports.browser import dump_dom, find_chromium, print_pdf, screenshot
 
 pytestmark = [

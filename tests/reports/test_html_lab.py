@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import trio
-from camscan.reports.html_report import render_html
 
+from camscan.reports.html_report import render_html
 from tests.reports.browser import dump_dom, find_chromium
 from tests.reports.make_report_png import scan_lab
 

@@ -8,9 +8,8 @@ import hashlib
 import re
 from html.parser import HTMLParser
 
-from camscan.reports.html_report import TIMELINE_MAX_ROWS, render_html
-
 from camscan.model import AuditResult, Endpoint
+from camscan.reports.html_report import TIMELINE_MAX_ROWS, render_html
 from tests.reports.sample import HOSTILE_CN, HOSTILE_OU
 
 

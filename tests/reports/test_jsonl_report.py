@@ -8,11 +8,11 @@ from typing import Any
 
 import jsonschema
 import pytest
+
+from camscan.model import AuditContext, AuditResult, Endpoint, Observation, Rule, Severity, Violation
 from camscan.reports.json_report import load_schema
 from camscan.reports.jsonl_report import JsonlStream, per_endpoint_judge, render_jsonl
 from camscan.rules.registry import evaluate
-
-from camscan.model import AuditContext, AuditResult, Endpoint, Observation, Rule, Severity, Violation
 from tests.reports.sample import AS_OF
 
 

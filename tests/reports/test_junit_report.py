@@ -3,9 +3,9 @@ from __future__ import annotations
 import dataclasses
 
 import defusedxml.ElementTree as DET
-from camscan.reports.junit_report import render_junit
 
 from camscan.model import AuditResult, Severity
+from camscan.reports.junit_report import render_junit
 
 
 def _cases(xml: str) -> dict[str, object]:

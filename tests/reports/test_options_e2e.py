@@ -14,9 +14,6 @@ import defusedxml.ElementTree as DET
 import jsonschema
 import pytest
 import trio
-from camscan.reports import options
-from camscan.reports.json_report import build_document, load_schema
-from camscan.scanner.sweep import SweepOptions
 from prometheus_client.parser import text_string_to_metric_families
 
 from camscan import pki
@@ -24,6 +21,9 @@ from camscan.cli import main as cli_main
 from camscan.errors import EXIT_FINDINGS
 from camscan.model import AuditContext, Endpoint, ScanParameters
 from camscan.pipeline import judge, run_scan
+from camscan.reports import options
+from camscan.reports.json_report import build_document, load_schema
+from camscan.scanner.sweep import SweepOptions
 from tests.reports.browser import dump_dom, find_chromium
 from tests.support.tls_servers import ServerSpec, serve, serve_in_thread
 

@@ -7,11 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
-from camscan.reports import options
 from prometheus_client.parser import text_string_to_metric_families
 
 from camscan.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from camscan.model import AuditResult, Severity
+from camscan.reports import options
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:

@@ -6,13 +6,13 @@ import dataclasses
 import json
 
 import pytest
+
+from camscan.model import AuditResult, DeviceIdentity, HTTPFacts
 from camscan.reports.csv_report import render_csv
 from camscan.reports.html_report import render_html
 from camscan.reports.jsonl_report import render_jsonl
 from camscan.reports.junit_report import render_junit
 from camscan.reports.prometheus_report import render_prometheus
-
-from camscan.model import AuditResult, DeviceIdentity, HTTPFacts
 
 RENDERERS = [render_html, render_jsonl, render_csv, render_junit, render_prometheus]
 

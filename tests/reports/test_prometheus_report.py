@@ -4,10 +4,10 @@ import dataclasses
 from collections import defaultdict
 from typing import Any
 
-from camscan.reports.prometheus_report import render_prometheus
 from prometheus_client.parser import text_string_to_metric_families
 
 from camscan.model import AuditResult
+from camscan.reports.prometheus_report import render_prometheus
 
 
 def _samples(audit: AuditResult) -> dict[str, list[Any]]:

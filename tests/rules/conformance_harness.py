@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from camscan.rules.offline import CheckResult, check_chain
-from camscan.rules.options import parse_as_of
-from camscan.rules.trust import SITE, Bundle, TrustConfig
 from cryptography import x509
 from cryptography.utils import CryptographyDeprecationWarning
 
 from camscan.model import AuditContext, Severity
+from camscan.rules.offline import CheckResult, check_chain
+from camscan.rules.options import parse_as_of
+from camscan.rules.trust import SITE, Bundle, TrustConfig
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "conformance"
 FILES = ("x509-limbo-cases.json", "ip-identity-cases.json")

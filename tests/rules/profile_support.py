@@ -12,7 +12,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from camscan.rules.registry import evaluate
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -25,6 +24,7 @@ from camscan.model import (
     Observation,
     Violation,
 )
+from camscan.rules.registry import evaluate
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, 0, tzinfo=dt.UTC)
 WEAK = Path(__file__).resolve().parent.parent / "data" / "weak"

@@ -11,6 +11,13 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from camscan import pki
+from camscan.certinfo import cert_sha256
+from camscan.errors import UsageError
+from camscan.model import AuditContext, Endpoint, Finding, Observation, Severity
 from camscan.rules.registry import evaluate
 from camscan.rules.trust import (
     PUBLIC,
@@ -22,13 +29,6 @@ from camscan.rules.trust import (
     classify,
     load_bundle,
 )
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-
-from camscan import pki
-from camscan.certinfo import cert_sha256
-from camscan.errors import UsageError
-from camscan.model import AuditContext, Endpoint, Finding, Observation, Severity
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 START = NOW - dt.timedelta(days=30)

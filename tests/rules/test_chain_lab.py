@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 import trio
-from camscan.lab.runner import open_lab
-from camscan.rules.options import context_from_args
-from camscan.scanner.sweep import SweepOptions
 
+from camscan.lab.runner import open_lab
 from camscan.model import Finding, ScanParameters
 from camscan.pipeline import judge, run_scan
+from camscan.rules.options import context_from_args
+from camscan.scanner.sweep import SweepOptions
 
 MINE = {"CS105", "CS106", "CS107", "CS108", "CS201", "CS202", "CS203", "CS204"}
 # Findings of these rules that a scenario's metadata (written for the profile rules) omits, and why.

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from camscan.reports.json_report import load_schema
-from camscan.rules.options import parse_as_of
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from camscan import pki
 from camscan.cli import main
 from camscan.errors import UsageError
+from camscan.reports.json_report import load_schema
+from camscan.rules.options import parse_as_of
 
 ROOT = pki.make_ca("Check Root")
 INTER = pki.make_ca("Check Issuing CA", issuer=ROOT)

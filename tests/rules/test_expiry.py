@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from camscan.rules import cs120_expired, cs121_expiring_soon, cs122_not_yet_valid
 from cryptography import x509
 
 from camscan import pki
 from camscan.model import HTTPFacts, Severity
+from camscan.rules import cs120_expired, cs121_expiring_soon, cs122_not_yet_valid
 from tests.rules.profile_support import NOW, context, findings, observation, violations
 
 DAY = dt.timedelta(days=1)

@@ -5,16 +5,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from cryptography import x509
+
+from camscan import certinfo, pki
+from camscan.model import DeviceIdentity, Endpoint, HistoryFact, Observation, Severity
 from camscan.rules import (
     cs401_shared_key,
     cs402_shared_certificate,
     cs404_stale_after_ip_change,
 )
 from camscan.rules.profile_helpers import MAX_LISTED
-from cryptography import x509
-
-from camscan import certinfo, pki
-from camscan.model import DeviceIdentity, Endpoint, HistoryFact, Observation, Severity
 from tests.rules.profile_support import NOW, context, findings, fleet, observation
 
 DAY = dt.timedelta(days=1)

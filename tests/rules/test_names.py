@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from camscan.rules import cs105_ip_not_in_san, cs106_no_san, cs107_ip_as_dnsname, cs108_hostname_mismatch
-from camscan.rules.names import dns_name_matches
-from camscan.rules.registry import evaluate
 
 from camscan import pki
 from camscan.model import AuditContext, Endpoint, Observation, Severity
+from camscan.rules import cs105_ip_not_in_san, cs106_no_san, cs107_ip_as_dnsname, cs108_hostname_mismatch
+from camscan.rules.names import dns_name_matches
+from camscan.rules.registry import evaluate
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 CA = pki.make_ca("Names Test CA", not_before=NOW - dt.timedelta(days=10))

@@ -6,6 +6,13 @@ import datetime as dt
 from collections.abc import Sequence
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from camscan import pki
+from camscan.model import Severity
 from camscan.rules import (
     cs101_weak_key,
     cs102_weak_signature,
@@ -17,13 +24,6 @@ from camscan.rules import (
     cs403_vendor_default,
 )
 from camscan.rules.profile_helpers import is_self_signed
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import dsa, ec
-from cryptography.x509.oid import ExtendedKeyUsageOID
-
-from camscan import pki
-from camscan.model import Severity
 from tests.rules.profile_support import NOW, context, findings, observation, violations, weak
 
 NB = NOW - dt.timedelta(days=10)

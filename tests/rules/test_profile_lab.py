@@ -9,13 +9,10 @@ from pathlib import Path
 
 import pytest
 import trio
-from camscan.lab.fleet import DeviceSpec, Fleet, LabSettings
-from camscan.lab.runner import open_lab
-from camscan.reports.history import HistoryStore
-from camscan.rules.registry import evaluate
-from camscan.scanner.sweep import SweepOptions
 
 from camscan import pki
+from camscan.lab.fleet import DeviceSpec, Fleet, LabSettings
+from camscan.lab.runner import open_lab
 from camscan.model import (
     AuditContext,
     AuditResult,
@@ -26,6 +23,9 @@ from camscan.model import (
     ScanResult,
 )
 from camscan.pipeline import run_scan
+from camscan.reports.history import HistoryStore
+from camscan.rules.registry import evaluate
+from camscan.scanner.sweep import SweepOptions
 
 MINE = {f"CS{n}" for n in (101, 102, 103, 104, 109, 110, 111, 120, 121, 122, 301, 302, 401, 402, 403, 404)}
 

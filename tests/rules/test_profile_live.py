@@ -10,12 +10,12 @@ import ssl
 from collections import defaultdict
 
 import trio
-from camscan.rules.registry import evaluate
-from camscan.scanner.sweep import SweepOptions
 
 from camscan import pki
 from camscan.model import AuditContext, Endpoint, ScanParameters
 from camscan.pipeline import run_scan
+from camscan.rules.registry import evaluate
+from camscan.scanner.sweep import SweepOptions
 from tests.support.tls_servers import ServerSpec, serve
 
 CAM_A, CAM_A_OLD, CAM_B = "127.0.0.71", "127.0.0.70", "127.0.0.72"

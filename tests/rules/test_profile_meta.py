@@ -7,10 +7,10 @@ import importlib
 import json
 
 import pytest
-from camscan.rules.registry import RULE_MODULES, all_rules, evaluate
 
 from camscan import pki
 from camscan.model import Endpoint, HTTPFacts, Observation
+from camscan.rules.registry import RULE_MODULES, all_rules, evaluate
 from tests.rules.profile_support import NOW, context, observation, weak
 
 MODULES = {

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from camscan.rules import cs301_legacy_tls, cs302_clock_skew
 from cryptography import x509
 
 from camscan import pki
 from camscan.model import HTTPFacts, Severity
+from camscan.rules import cs301_legacy_tls, cs302_clock_skew
 from tests.rules.profile_support import NOW, context, findings, observation, violations
 
 

@@ -7,12 +7,12 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from camscan.rules import registry
-from camscan.rules.registry import INTERNAL_ERROR_RULE_ID, RULE_MODULES, all_rules, evaluate, get_rule
 from cryptography import x509
 
 from camscan import pki
 from camscan.model import AuditContext, Endpoint, Observation, Rule, Severity, Violation
+from camscan.rules import registry
+from camscan.rules.registry import INTERNAL_ERROR_RULE_ID, RULE_MODULES, all_rules, evaluate, get_rule
 
 RULES_DIR = Path(registry.__file__).resolve().parent
 WEAK = Path(__file__).resolve().parent.parent / "data" / "weak"

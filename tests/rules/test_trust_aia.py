@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 import trio
-from camscan.rules.registry import evaluate
-from camscan.rules.trust import SITE, Bundle, TrustConfig, prefetch
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
@@ -17,6 +15,8 @@ from camscan import pki
 from camscan.certinfo import cert_sha256
 from camscan.model import AuditContext, Endpoint, Finding, Observation, ScanParameters, ScanResult
 from camscan.pipeline import judge
+from camscan.rules.registry import evaluate
+from camscan.rules.trust import SITE, Bundle, TrustConfig, prefetch
 
 HOST = "127.0.0.53"
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)

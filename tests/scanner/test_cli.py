@@ -9,10 +9,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from camscan.reports.json_report import load_schema
 
 from camscan import pki
 from camscan.cli import main
+from camscan.reports.json_report import load_schema
 from tests.support.tls_servers import ServerSpec, serve_in_thread
 
 HOST = "127.45.0.2"

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import h11
 import trio
-from camscan.scanner.http_facts import facts_from_response, host_header, parse_http_date
-from camscan.scanner.tls_probe import ProbeSettings, probe
 
 from camscan import pki
 from camscan.model import Endpoint, Observation
+from camscan.scanner.http_facts import facts_from_response, host_header, parse_http_date
+from camscan.scanner.tls_probe import ProbeSettings, probe
 from tests.support.tls_servers import ServerSpec, serve
 
 

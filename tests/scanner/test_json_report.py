@@ -12,10 +12,6 @@ from typing import Any
 import jsonschema
 import pytest
 import trio
-from camscan.reports.json_report import build_document, dumps, iter_json, load_schema, write_json
-from camscan.rules.registry import get_rule
-from camscan.scanner.sweep import SweepOptions
-from camscan.scanner.targets import parse_targets
 
 from camscan import pki
 from camscan.certinfo import cert_sha256, spki_sha256
@@ -34,6 +30,10 @@ from camscan.model import (
     Severity,
 )
 from camscan.pipeline import judge, run_scan
+from camscan.reports.json_report import build_document, dumps, iter_json, load_schema, write_json
+from camscan.rules.registry import get_rule
+from camscan.scanner.sweep import SweepOptions
+from camscan.scanner.targets import parse_targets
 from tests.support.tls_servers import ServerSpec, serve
 
 NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)

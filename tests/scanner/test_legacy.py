@@ -6,11 +6,11 @@ import ssl
 from collections.abc import Callable
 
 import trio
-from camscan.scanner.legacy import LEGACY_VERSIONS, client_hello, parse_answer, probe_legacy
-from camscan.scanner.sweep import SweepOptions, sweep
 
 from camscan import pki
 from camscan.model import Endpoint, Observation
+from camscan.scanner.legacy import LEGACY_VERSIONS, client_hello, parse_answer, probe_legacy
+from camscan.scanner.sweep import SweepOptions, sweep
 from tests.support.tls_servers import ServerSpec, serve, unused_port
 
 

@@ -8,13 +8,13 @@ from collections.abc import Callable
 
 import pytest
 import trio
-from camscan.scanner.tls_probe import ProbeSettings, classify_handshake_error, presented_chain, probe
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from camscan import pki
 from camscan.certinfo import cert_der, key_description
 from camscan.model import Endpoint, FailureKind, Observation, ProbeFailure, ProbeStage
+from camscan.scanner.tls_probe import ProbeSettings, classify_handshake_error, presented_chain, probe
 from tests.scanner.conftest import WEAK
 from tests.support.tls_servers import ServerSpec, ipv6_loopback_available, serve, unused_port
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 import trio
-from camscan.scanner.sweep import SweepOptions, sweep
-from camscan.scanner.targets import parse_targets
 
 from camscan import pki
 from camscan.errors import UsageError
 from camscan.model import Endpoint, FailureKind, Observation, ProbeFailure, ProbeResult, ProbeStage
+from camscan.scanner.sweep import SweepOptions, sweep
+from camscan.scanner.targets import parse_targets
 from tests.support.tls_servers import ServerSpec, serve
 
 

@@ -7,10 +7,10 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from camscan.scanner.targets import CAMERA_PORTS, VMS_PORTS, parse_ports, parse_targets
 
 from camscan.errors import UsageError
 from camscan.model import Endpoint
+from camscan.scanner.targets import CAMERA_PORTS, VMS_PORTS, parse_ports, parse_targets
 
 # Addresses in this file are parsing data only; nothing here opens a socket.
 

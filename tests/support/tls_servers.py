@@ -177,7 +177,10 @@ async def serve(
     port: int = 0,
     task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Listen on host:port (0: any free port) and serve `spec` until cancelled; reports (host, port) to nursery.start."""
+    """Listen on host:port (0: any free port) and serve `spec` until cancelled.
+
+    Reports the bound (host, port) to nursery.start.
+    """
     ctx = server_context(spec) if spec.behaviour.startswith("tls") else None
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = trio.socket.socket(family, socket.SOCK_STREAM)
