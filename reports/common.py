@@ -21,6 +21,7 @@ from camscan.model import (
     ProbeFailure,
     Severity,
 )
+from camscan.reports.json_report import finding_entry
 
 SEVERITIES: tuple[Severity, ...] = (Severity.ERROR, Severity.WARNING, Severity.NOTICE)
 
@@ -184,23 +185,16 @@ def observation_record(observation: Observation) -> dict[str, Any]:
     }
 
 
+# A finding as JSON is the report-v1 document's own entry: JSONL and JSON cannot drift apart.
+finding_record = finding_entry
+
+
 def failure_record(failure: ProbeFailure) -> dict[str, Any]:
     return {
         "stage": failure.stage.value,
         "kind": failure.kind.value,
         "detail": failure.detail,
         "observed_at": iso(failure.observed_at),
-    }
-
-
-def finding_record(finding: Finding) -> dict[str, Any]:
-    return {
-        "rule_id": finding.rule_id,
-        "severity": finding.severity.value,
-        "title": finding.title,
-        "message": finding.message,
-        "evidence": dict(finding.evidence),
-        "remediation": finding.remediation,
     }
 
 

@@ -22,11 +22,15 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from camscan.atomic import write_bytes_atomic, write_text_atomic
-from camscan.errors import EXIT_FINDINGS, EXIT_OK, UsageError
-from camscan.model import AuditContext, AuditResult, ProbeResult, Severity
+from camscan.errors import EXIT_FINDINGS, EXIT_OK, CamscanError, UsageError
+
+if TYPE_CHECKING:
+    from camscan.model import AuditContext, AuditResult, ProbeResult, Severity
+
+# Only argparse-level imports up here: `camscan --help` calls add_arguments(); the model, the
+# renderers and the file writing are imported by the functions that use them.
 
 FORMATS: tuple[str, ...] = ("html", "jsonl", "csv", "junit", "prometheus")
 FAIL_ON_CHOICES: tuple[str, ...] = ("error", "warning", "notice", "none")
@@ -36,26 +40,32 @@ FAIL_ON_CHOICES: tuple[str, ...] = ("error", "warning", "notice", "none")
 _STREAM_ATTR = "_camscan_jsonl_stream"
 
 
+def check_output_path(flag: str, value: str) -> None:
+    """UsageError unless `value` is "-" or a file whose directory exists and is writable.
+
+    Checked before the scan, so an unwritable report fails in a second, not after the sweep."""
+    if value == "-":
+        return
+    if not value or value.endswith(os.sep):
+        raise UsageError(f"{flag} {value!r}: not a file name")
+    path = Path(value)
+    if path.is_dir():
+        raise UsageError(f"{flag} {value!r}: is a directory")
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise UsageError(f"{flag} {value!r}: directory {str(directory)!r} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {value!r}: directory {str(directory)!r} is not writable")
+
+
 def _output_path(flag: str) -> Callable[[str], str]:
-    """argparse type: "-" or a file whose directory exists and is writable (checked before the scan)."""
+    """argparse type for check_output_path: a bad path is an argparse error (usage, exit 2)."""
 
     def check(value: str) -> str:
-        if value == "-":
-            return value
-        if not value or value.endswith(os.sep):
-            raise argparse.ArgumentTypeError(f"{flag} {value!r}: not a file name")
-        path = Path(value)
-        if path.is_dir():
-            raise argparse.ArgumentTypeError(f"{flag} {value!r}: is a directory")
-        directory = path.parent if str(path.parent) else Path(".")
-        if not directory.is_dir():
-            raise argparse.ArgumentTypeError(
-                f"{flag} {value!r}: directory {str(directory)!r} does not exist"
-            )
-        if not os.access(directory, os.W_OK | os.X_OK):
-            raise argparse.ArgumentTypeError(
-                f"{flag} {value!r}: directory {str(directory)!r} is not writable"
-            )
+        try:
+            check_output_path(flag, value)
+        except UsageError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
         return value
 
     return check
@@ -136,18 +146,9 @@ def jsonl_callback(
 
 
 def _context_from_args(args: argparse.Namespace) -> AuditContext:
-    import datetime as dt
-    import importlib
+    from camscan.rules.options import context_from_args
 
-    try:
-        rule_options = importlib.import_module("camscan.rules.options")
-    except ModuleNotFoundError as exc:
-        if exc.name != "camscan.rules.options":
-            raise
-        return AuditContext(now=dt.datetime.now(dt.UTC))
-    ctx = rule_options.context_from_args(args, history=())
-    assert isinstance(ctx, AuditContext)
-    return ctx
+    return context_from_args(args, history=())
 
 
 def abort_stream(args: argparse.Namespace) -> None:
@@ -166,14 +167,14 @@ def _write(target: str, data: str | bytes) -> None:
             sys.stdout.write(data)
         sys.stdout.flush()
         return
+    from camscan.atomic import write_bytes_atomic, write_text_atomic
+
     try:
         if isinstance(data, bytes):
             write_bytes_atomic(target, data)
         else:
             write_text_atomic(target, data)
     except OSError as exc:
-        from camscan.errors import CamscanError
-
         raise CamscanError(f"cannot write report {target}: {exc.strerror or exc}") from exc
 
 
@@ -217,6 +218,8 @@ def write_reports(audit: AuditResult, args: argparse.Namespace) -> list[str]:
 
 
 def fail_on(args: argparse.Namespace) -> Severity | None:
+    from camscan.model import Severity
+
     value = getattr(args, "fail_on", None) or "none"
     if value == "none":
         return None

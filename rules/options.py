@@ -10,11 +10,18 @@ import argparse
 import datetime as dt
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from camscan.errors import UsageError
-from camscan.model import AuditContext, HistoryFact
-from camscan.rules.trust import PUBLIC, TRUST_MODES, TrustConfig, default_cache_dir, load_bundle
 
+if TYPE_CHECKING:
+    from camscan.model import AuditContext, HistoryFact
+    from camscan.rules.trust import TrustConfig
+
+# The trust modes of camscan.rules.trust, spelled out here because that module imports
+# cryptography and `camscan --help` builds these choices (a test checks the two agree).
+PUBLIC = "public"
+TRUST_MODES: tuple[str, ...] = (PUBLIC, "site")
 DEFAULT_EXPIRY_WARN_DAYS = 30
 _RELATIVE = re.compile(r"^\+(\d{1,5})([dh])$")
 
@@ -88,6 +95,8 @@ def parse_as_of(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
 
 
 def trust_from_args(args: argparse.Namespace) -> TrustConfig:
+    from camscan.rules.trust import TrustConfig, default_cache_dir, load_bundle
+
     bundles = tuple(load_bundle(p, option="--ca-bundle") for p in getattr(args, "ca_bundle", []) or [])
     intermediates = tuple(
         load_bundle(p, option="--intermediates") for p in getattr(args, "intermediates", []) or []
@@ -104,6 +113,8 @@ def trust_from_args(args: argparse.Namespace) -> TrustConfig:
 def context_from_args(
     args: argparse.Namespace, history: Sequence[HistoryFact] = ()
 ) -> AuditContext:
+    from camscan.model import AuditContext
+
     as_of = getattr(args, "as_of", None)
     now = parse_as_of(as_of) if as_of else dt.datetime.now(dt.UTC).replace(microsecond=0)
     return AuditContext(

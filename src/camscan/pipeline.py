@@ -1,13 +1,12 @@
 """scan -> judge: the two steps every command (scan, audit, demo) shares.
 
-`run_scan` sweeps and returns a deterministic ScanResult; `judge` runs the trust prefetch (when
-the rules framework provides one) and the rule registry. Commands add I/O around these.
+`run_scan` sweeps and returns a deterministic ScanResult; `judge` runs the trust prefetch and
+the rule registry. Commands add I/O around these.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Iterable
 
 from camscan.model import (
@@ -56,15 +55,11 @@ async def run_scan(
 
 async def judge(scan: ScanResult, ctx: AuditContext) -> AuditResult:
     """Prefetch what trust decisions need (AIA, unless offline), then evaluate every rule."""
-    try:
-        trust = importlib.import_module("camscan.rules.trust")
-    except ModuleNotFoundError as exc:
-        if exc.name != "camscan.rules.trust":
-            raise
-        trust = None
-    if trust is not None and hasattr(trust, "prefetch"):
-        await trust.prefetch(scan.observations, ctx)
+    # Imported on first use: importing this module for run_scan alone loads neither the rules
+    # nor cryptography.
     from camscan.rules.registry import evaluate
+    from camscan.rules.trust import prefetch
 
+    await prefetch(scan.observations, ctx)
     findings = evaluate(scan.observations, ctx)
     return AuditResult(scan=scan, findings=tuple(findings), as_of=ctx.now)

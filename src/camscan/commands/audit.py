@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from camscan.reports import options as report_options
+from camscan.rules import options as rule_options
 
 if TYPE_CHECKING:
     from camscan.config import AuditConfig
@@ -50,28 +53,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _optional(module: str) -> Any:
-    from camscan.commands.scan import _optional as optional
-
-    return optional(module)
-
-
 def option_namespace(cfg: AuditConfig) -> argparse.Namespace:
     """Parse the config's trust/threshold/output settings with the scan command's own parsers."""
     from camscan.errors import UsageError
 
     parser = argparse.ArgumentParser(prog=str(cfg.path), add_help=False, exit_on_error=False)
-    argv: list[str] = []
-    rule_options = _optional("camscan.rules.options")
-    if rule_options is not None:
-        rule_options.add_arguments(parser)
-        argv += cfg.rules_argv()
-    report_options = _optional("camscan.reports.options")
-    if report_options is not None:
-        report_options.add_arguments(parser)
-        argv += cfg.reports_argv()
+    rule_options.add_arguments(parser)
+    report_options.add_arguments(parser)
     try:
-        namespace, extra = parser.parse_known_args(argv)
+        namespace, extra = parser.parse_known_args([*cfg.rules_argv(), *cfg.reports_argv()])
     except argparse.ArgumentError as exc:
         raise UsageError(f"{cfg.path}: {exc}") from None
     if extra:
@@ -109,20 +99,16 @@ def _count(n: int, noun: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    import datetime as dt
-
     import trio
 
     from camscan.config import load_config
     from camscan.errors import EXIT_RUNTIME
     from camscan.lock import RunLock
-    from camscan.model import AuditContext, ScanParameters
     from camscan.pipeline import judge, run_scan
     from camscan.reports.diff import diff_runs, render_text
     from camscan.reports.history import HistoryStore, RunSnapshot
     from camscan.reports.notify import Notification, notify
-    from camscan.scanner.sweep import SweepOptions
-    from camscan.scanner.targets import parse_ports, parse_targets
+    from camscan.scanner.options import sweep_from_config
 
     cfg = load_config(args.config)
     namespace = option_namespace(cfg)
@@ -130,46 +116,12 @@ def run(args: argparse.Namespace) -> int:
         _print_check(cfg)
         return 0
 
-    scan_cfg = cfg.scan
-    ports = parse_ports(scan_cfg.ports)
-    targets = parse_targets(
-        scan_cfg.targets, ports=ports, exclude=scan_cfg.exclude, allow_large=scan_cfg.allow_large
-    )
-    options = SweepOptions(
-        concurrency=scan_cfg.concurrency,
-        per_host=scan_cfg.per_host,
-        rate=scan_cfg.rate,
-        connect_timeout=scan_cfg.connect_timeout,
-        handshake_timeout=scan_cfg.handshake_timeout,
-        http_timeout=scan_cfg.http_timeout,
-        http_facts=scan_cfg.http_facts,
-        legacy_probe=scan_cfg.legacy_probe,
-    )
-    parameters = ScanParameters(
-        targets=scan_cfg.targets,
-        ports=ports,
-        excluded=scan_cfg.exclude,
-        concurrency=options.concurrency,
-        per_host=options.per_host,
-        rate=options.rate,
-        connect_timeout=options.connect_timeout,
-        handshake_timeout=options.handshake_timeout,
-    )
-    rule_options = _optional("camscan.rules.options")
-    report_options = _optional("camscan.reports.options")
+    targets, options, parameters = sweep_from_config(cfg.scan)
 
     with RunLock(cfg.lock_path):
         with HistoryStore(cfg.history_path) as store:
-            facts = store.facts()
-            if rule_options is not None:
-                ctx = rule_options.context_from_args(namespace, history=facts)
-            else:
-                ctx = AuditContext(
-                    now=dt.datetime.now(dt.UTC),
-                    history=facts,
-                    expiry_warn_days=cfg.thresholds.expiry_warn_days or 30,
-                )
-            stream = report_options.jsonl_callback(namespace, ctx) if report_options is not None else None
+            ctx = rule_options.context_from_args(namespace, history=store.facts())
+            stream = report_options.jsonl_callback(namespace, ctx)
 
             async def scan_and_judge() -> AuditResult:
                 scan = await run_scan(targets, options, parameters, on_result=stream)
@@ -178,8 +130,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 audit = trio.run(scan_and_judge)
             except BaseException:
-                if report_options is not None:
-                    report_options.abort_stream(namespace)
+                report_options.abort_stream(namespace)
                 raise
             run_id = store.record_run(audit)
             previous = store.previous_run_id(run_id)
@@ -197,8 +148,7 @@ def run(args: argparse.Namespace) -> int:
 
             write_json(audit, str(cfg.outputs["json"]))
             written.append(str(cfg.outputs["json"]))
-        if report_options is not None:
-            written += report_options.write_reports(audit, namespace)
+        written += report_options.write_reports(audit, namespace)
 
     stdout_taken = cfg.outputs.get("json") == "-" or cfg.outputs.get("jsonl") == "-"
     out = sys.stderr if stdout_taken else sys.stdout
@@ -214,4 +164,4 @@ def run(args: argparse.Namespace) -> int:
 
     if errors:
         return EXIT_RUNTIME
-    return int(report_options.exit_code(audit, namespace)) if report_options is not None else 0
+    return report_options.exit_code(audit, namespace)

@@ -6,10 +6,12 @@ The README's first command: it needs no camera and no network beyond loopback.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from types import ModuleType
 from typing import Any
+
+from camscan.commands.lab import fleet_size
+from camscan.reports import options as report_options
+from camscan.rules import options as rule_options
 
 DESCRIPTION = """\
 Start the built-in lab of simulated cameras on 127.x loopback addresses (most healthy, a few
@@ -29,42 +31,20 @@ DEFAULT_REPORTS = {"html": "report.html", "csv": "findings.csv", "junit": "junit
                    "prometheus": "camscan.prom", "jsonl": "report.jsonl"}
 
 
-def _optional(module: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return None
-
-
-def _size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--size {text!r} is not a whole number") from None
-    if not 1 <= value <= 5000:
-        raise argparse.ArgumentTypeError(f"--size {value} must be between 1 and 5000")
-    return value
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR",
                         help="directory for the reports and the lab's CA bundles (created if needed; "
                         "default: a new temporary directory)")
     parser.add_argument("--fleet", metavar="FILE", help="fleet file (TOML) instead of the built-in fleet")
-    parser.add_argument("--size", type=_size, metavar="N", help="scale the fleet to N devices (same mix)")
+    parser.add_argument("--size", type=fleet_size(5000), metavar="N",
+                        help="scale the fleet to N devices (same mix)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no table; print where reports went")
     parser.add_argument("--no-legacy-probe", dest="legacy_probe", action="store_false",
                         help="skip the TLS 1.0/1.1 probe")
-    rule_options = _optional("camscan.rules.options")
-    if rule_options is not None:
-        rule_options.add_arguments(parser)
-        # The demo trusts the lab's own site CA and never leaves loopback (no AIA fetches).
-        parser.set_defaults(trust="site", offline=True)
-    report_options = _optional("camscan.reports.options")
-    if report_options is not None:
-        report_options.add_arguments(parser)
+    rule_options.add_arguments(parser)
+    # The demo trusts the lab's own site CA and never leaves loopback (no AIA fetches).
+    parser.set_defaults(trust="site", offline=True)
+    report_options.add_arguments(parser)
 
 
 def _scenario_check(lab: Any, audit: Any) -> list[tuple[str, str, str, str, bool]]:
@@ -80,7 +60,6 @@ def _scenario_check(lab: Any, audit: Any) -> list[tuple[str, str, str, str, bool
 
 
 def run(args: argparse.Namespace) -> int:
-    import datetime as dt
     import tempfile
     import time
     from pathlib import Path
@@ -89,10 +68,11 @@ def run(args: argparse.Namespace) -> int:
 
     from camscan.errors import UsageError
     from camscan.lab import default_fleet, load_fleet, open_lab
-    from camscan.model import AuditContext, AuditResult, ScanParameters
+    from camscan.model import AuditResult
     from camscan.pipeline import judge, run_scan
     from camscan.reports.json_report import write_json
-    from camscan.scanner.sweep import SweepOptions
+    from camscan.scanner.options import scan_parameters, sweep_options
+    from camscan.scanner.output import render
 
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="camscan-demo-"))
     try:
@@ -100,31 +80,24 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"--out {str(out)!r}: {exc.strerror}") from None
     fleet = load_fleet(args.fleet) if args.fleet else default_fleet()
-    rule_options = _optional("camscan.rules.options")
-    report_options = _optional("camscan.reports.options")
     for fmt, filename in DEFAULT_REPORTS.items():
-        if hasattr(args, fmt) and getattr(args, fmt) is None:
+        if getattr(args, fmt) is None:
             setattr(args, fmt, str(out / filename))
-    options = SweepOptions(concurrency=64, per_host=2, legacy_probe=args.legacy_probe,
-                           connect_timeout=3.0, handshake_timeout=5.0)
+    # `camscan scan`'s sweep with its defaults (and --no-legacy-probe), at the demo's own
+    # concurrency of 64.
+    options = sweep_options(args, concurrency=64)
     started = time.perf_counter()
 
     async def main() -> tuple[AuditResult, list[tuple[str, str, str, str, bool]], dict[str, Path], int]:
         async with open_lab(fleet, size=args.size, http_port=None, reboot_downtime=0.5) as lab:
             bundles = lab.write_bundles(out)
-            if rule_options is not None:
-                args.ca_bundle = [*getattr(args, "ca_bundle", []), str(bundles["site"])]
-                ctx = rule_options.context_from_args(args, history=())
-            else:
-                ctx = AuditContext(now=dt.datetime.now(dt.UTC).replace(microsecond=0))
+            args.ca_bundle = [*args.ca_bundle, str(bundles["site"])]
+            ctx = rule_options.context_from_args(args, history=())
             endpoints = lab.endpoints()
             first, last = endpoints[0].address, endpoints[-1].address
-            ports = tuple(sorted({e.port for e in endpoints}))
-            parameters = ScanParameters(targets=(f"{first}-{last}",), ports=ports,
-                                        concurrency=options.concurrency, per_host=options.per_host,
-                                        connect_timeout=options.connect_timeout,
-                                        handshake_timeout=options.handshake_timeout)
-            jsonl = report_options.jsonl_callback(args) if report_options is not None else None
+            ports = sorted({e.port for e in endpoints})
+            parameters = scan_parameters([f"{first}-{last}"], ports, options)
+            jsonl = report_options.jsonl_callback(args)
             scan = await run_scan(endpoints, options, parameters, on_result=jsonl)
             audit = await judge(scan, ctx)
             return audit, _scenario_check(lab, audit), bundles, len(endpoints)
@@ -133,12 +106,9 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     written = [str(out / "report.json")]
     write_json(audit, written[0])
-    if report_options is not None:
-        written += report_options.write_reports(audit, args)
+    written += report_options.write_reports(audit, args)
     if not args.quiet:
-        output = _optional("camscan.scanner.output")
-        if output is not None:
-            output.render(audit, sys.stdout)
+        render(audit, sys.stdout)
         _print_checks(checks)
     mismatched = [c for c in checks if not c[4]]
     print(f"\ncamscan demo: scanned {count} simulated cameras in {elapsed:.1f} s: "
@@ -148,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     for path in written:
         print(f"  wrote {path}")
     # --fail-on defaults to none: the demo is meant to find problems.
-    return int(report_options.exit_code(audit, args)) if report_options is not None else 0
+    return report_options.exit_code(audit, args)
 
 
 def _print_checks(checks: list[tuple[str, str, str, str, bool]]) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 DESCRIPTION = """\
 Run a fleet of simulated IP cameras on 127.x loopback addresses (no real device is touched):
@@ -28,14 +28,19 @@ then, in another terminal:
   curl -s -X POST http://127.0.0.1:8470/devices/dahua-0020/reboot"""
 
 
-def _size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--size {text!r} is not a whole number") from None
-    if not 1 <= value <= 65000:
-        raise argparse.ArgumentTypeError(f"--size {value} must be between 1 and 65000")
-    return value
+def fleet_size(limit: int) -> Callable[[str], int]:
+    """argparse type of --size: 1 to `limit` devices (the lab's and the demo's)."""
+
+    def size(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"--size {text!r} is not a whole number") from None
+        if not 1 <= value <= limit:
+            raise argparse.ArgumentTypeError(f"--size {value} must be between 1 and {limit}")
+        return value
+
+    return size
 
 
 def _port(text: str) -> int:
@@ -60,7 +65,7 @@ def _seconds(text: str) -> float:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fleet", metavar="FILE", help="fleet file (TOML); default: the built-in fleet")
-    parser.add_argument("--size", type=_size, metavar="N",
+    parser.add_argument("--size", type=fleet_size(65000), metavar="N",
                         help="run N devices with the fleet's mix of personalities and scenarios")
     parser.add_argument("--block", metavar="CIDR",
                         help="address block inside 127.0.0.0/8 (default 127.77.0.0/16)")

@@ -1,0 +1,171 @@
+"""The sweep's settings in one place: the `camscan scan` flags, and the SweepOptions, targets and
+ScanParameters that scan, demo and audit build from them (or from the audit config's [scan]).
+
+Convention: each flag's dest, the SweepOptions field and the [scan] config key share one name
+(`per_host`, `handshake_timeout`, ...), so `sweep_options` reads any of them by field name, and a
+new sweep setting needs its field in SweepOptions and its flag here, nothing in the commands.
+
+Kept light at import time: `camscan --help` calls add_arguments(), so the scanner itself (trio,
+the probes) is imported only inside the functions that build a sweep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from camscan.config import ScanSection
+    from camscan.model import ScanParameters
+    from camscan.scanner.sweep import SweepOptions
+    from camscan.scanner.targets import TargetSet
+
+# Flags of the "targets and sweep" group that say what to scan rather than how: they are not
+# SweepOptions fields (and [scan] has the same keys, plus `targets`).
+TARGET_SETTINGS: tuple[str, ...] = ("ports", "exclude", "allow_large")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The "targets and sweep" group (the TARGET positional stays with the command)."""
+    sweep = parser.add_argument_group("targets and sweep")
+    sweep.add_argument(
+        "-p", "--ports", default="cameras", metavar="PORTS",
+        help="ports: 443,8443 or 8000-8100 or presets 'cameras' (443,4443,7443,8443,9443) and "
+        "'vms' (cameras + Milestone XProtect 7563,8082); mix freely (default: cameras)",
+    )
+    sweep.add_argument(
+        "--exclude", action="append", default=[], metavar="TARGET",
+        help="skip these (same forms as targets; repeatable or comma-separated)",
+    )
+    sweep.add_argument(
+        "--allow-large", action="store_true",
+        help="allow targets covering more than a /16 (65,536 addresses)",
+    )
+    sweep.add_argument("--concurrency", type=positive_int, default=256, metavar="N",
+                       help="connections in flight at once, all hosts together (default: 256)")
+    sweep.add_argument("--per-host", type=positive_int, default=2, metavar="N",
+                       help="connections at once to one address; cameras are fragile (default: 2)")
+    sweep.add_argument("--rate", type=positive_float, default=None, metavar="PER_SECOND",
+                       help="at most this many new connections per second (default: unlimited)")
+    sweep.add_argument("--connect-timeout", type=positive_float, default=3.0, metavar="SECONDS",
+                       help="TCP connect timeout (default: 3)")
+    sweep.add_argument("--handshake-timeout", type=positive_float, default=5.0, metavar="SECONDS",
+                       help="TLS handshake timeout (default: 5)")
+    sweep.add_argument("--http-timeout", type=positive_float, default=3.0, metavar="SECONDS",
+                       help="time allowed for the HTTP HEAD after the handshake (default: 3)")
+    sweep.add_argument("--no-http", dest="http_facts", action="store_false",
+                       help="skip the HTTP HEAD request (no Server/Date facts, no clock-skew rule)")
+    sweep.add_argument(
+        "--legacy-probe", action=argparse.BooleanOptionalAction, default=True,
+        help="also ask each HTTPS endpoint for TLS 1.0 and 1.1 with hand-built hellos "
+        "(two more connections per endpoint, within --per-host; default: on)",
+    )
+
+
+@functools.cache
+def flag_defaults() -> dict[str, Any]:
+    """Each flag's default by dest: what a command without the flag (demo) sweeps with."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    return vars(parser.parse_args([]))
+
+
+def sweep_options(settings: object, **overrides: Any) -> SweepOptions:
+    """SweepOptions from parsed arguments or a [scan] section: each field read by its name.
+
+    A field `settings` lacks takes the flag's default (so demo sweeps as `camscan scan` would),
+    or the dataclass default when no flag sets it; `overrides` win over both.
+    """
+    import dataclasses
+
+    from camscan.scanner.sweep import SweepOptions
+
+    defaults = flag_defaults()
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(SweepOptions):
+        if hasattr(settings, field.name):
+            values[field.name] = getattr(settings, field.name)
+        elif field.name in defaults:
+            values[field.name] = defaults[field.name]
+    values.update(overrides)
+    # A legacy hello's answer is the start of a handshake: it may take as long as one.
+    values.setdefault("legacy_timeout", values["handshake_timeout"])
+    return SweepOptions(**values)
+
+
+def scan_parameters(
+    targets: Iterable[str],
+    ports: Sequence[int],
+    options: SweepOptions,
+    *,
+    excluded: Iterable[str] = (),
+) -> ScanParameters:
+    """What the reports record about how the scan was run."""
+    from camscan.model import ScanParameters
+
+    return ScanParameters(
+        targets=tuple(targets),
+        ports=tuple(ports),
+        excluded=tuple(excluded),
+        concurrency=options.concurrency,
+        per_host=options.per_host,
+        rate=options.rate,
+        connect_timeout=options.connect_timeout,
+        handshake_timeout=options.handshake_timeout,
+    )
+
+
+class Sweep(NamedTuple):
+    """Everything run_scan needs: what to scan, how, and the parameters the report records."""
+
+    targets: TargetSet
+    options: SweepOptions
+    parameters: ScanParameters
+
+
+def split_excluded(values: Iterable[str]) -> list[str]:
+    """--exclude is repeatable and comma-separated: one flat list of target specs."""
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
+def sweep_from_args(args: argparse.Namespace) -> Sweep:
+    """The sweep `camscan scan TARGET... [flags]` asks for; UsageError on a bad target or port."""
+    return _sweep(args.targets, args.ports, split_excluded(args.exclude), args.allow_large, args)
+
+
+def sweep_from_config(scan: ScanSection) -> Sweep:
+    """The sweep an audit config's [scan] section asks for (keys named like the flags' dests)."""
+    return _sweep(scan.targets, scan.ports, scan.exclude, scan.allow_large, scan)
+
+
+def _sweep(
+    targets: Sequence[str], ports_spec: str, excluded: Sequence[str], allow_large: bool, settings: object
+) -> Sweep:
+    from camscan.scanner.targets import parse_ports, parse_targets
+
+    ports = parse_ports(ports_spec)
+    target_set = parse_targets(targets, ports=ports, exclude=excluded, allow_large=allow_large)
+    options = sweep_options(settings)
+    return Sweep(target_set, options, scan_parameters(targets, ports, options, excluded=excluded))
