@@ -139,8 +139,10 @@ def _duplicate(inp: ScenarioInput) -> Credentials:
 
 _ALL = [
     Scenario("healthy", "site-CA signed, IP in SAN, full chain", (), _healthy),
+    # The device sends only its leaf; the issuer is the firmware's root (never sent), so the
+    # verdict is an untrusted root (CS202, inferred), not a missing intermediate.
     Scenario("firmware-ca", "per-boot certificate from the firmware's built-in root (seed 001 Q1)",
-             ("CS201", "CS109")),
+             ("CS202", "CS109")),
     Scenario("factory-default", "self-signed certificate and key shared by every unit of the model",
              ("CS401", "CS402", "CS403", "CS106", "CS109", "CS111", "CS202"), firmware="factory-default"),
     Scenario("missing-intermediate", "leaf sent without its intermediate (seed 002)", ("CS201",),
@@ -163,9 +165,9 @@ _ALL = [
     Scenario("duplicate-cert", "one certificate and key uploaded to several devices (seed 001 Q4)",
              ("CS401", "CS402"), _duplicate),
     Scenario("not-yet-valid", "clock 3 days ahead when the firmware made its certificate",
-             ("CS122", "CS302", "CS201"), clock_offset=3 * 86400.0),
+             ("CS122", "CS302", "CS202"), clock_offset=3 * 86400.0),
     Scenario("clock-1970", "RTC lost, no NTP: clock in 1970, certificate made in 1970",
-             ("CS120", "CS302", "CS201"), clock_1970=True),
+             ("CS120", "CS302", "CS202"), clock_1970=True),
     Scenario("clock-skew", "healthy certificate, clock 3 hours slow", ("CS302",), _healthy,
              clock_offset=-3 * 3600.0),
     Scenario("legacy-tls", "healthy certificate, accepts TLS 1.0 and 1.1", ("CS301",), _healthy,

@@ -3,7 +3,8 @@
 ## What it checks
 The leaf's subject and issuer (and the subjects of any CA certificates the device sends)
 against a small table of factory certificates documented for camera and network-device
-vendors (device-protocols.md, section 8, which cites its sources):
+vendors (rules/vendor_pki.py, shared with CS404 and the chain verdict; device-protocols.md,
+section 8, cites the sources):
 
 - issuer `CN=Product Root CA, O=DahuaTech` (Dahua and OEMs, warning): a per-device leaf made
   at boot by a CA baked into every firmware image.
@@ -34,141 +35,20 @@ key is its own) and upload it; do not add vendor built-in CAs to client trust st
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 
 from cryptography import x509
-from cryptography.x509.oid import NameOID
 
-from camscan.certinfo import is_self_signed
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
 from camscan.rules.profile_helpers import presented
+from camscan.rules.vendor_pki import VENDOR_DEFAULTS, VendorDefault, chain_matches
 
-SOURCE = "device-protocols.md section 8"
-
-_OIDS = {
-    "CN": NameOID.COMMON_NAME,
-    "O": NameOID.ORGANIZATION_NAME,
-    "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
-}
-
-
-@dataclass(frozen=True)
-class VendorDefault:
-    """One factory-certificate pattern. Regexes match whole attribute values, ignoring case."""
-
-    id: str
-    vendor: str
-    what: str
-    where: str  # "issuer": the leaf's issuer (or a presented CA's subject); "subject": the leaf's subject
-    attributes: Mapping[str, str]
-    severity: Severity
-    source: str
-    self_signed: bool = False  # the pattern only counts on a self-signed leaf
-    shared_key: bool = False  # the private key is the same on every unit
-    built_in_ca: bool = False  # a firmware CA that issues the leaf at boot for the current address
-
-
-VENDOR_DEFAULTS: tuple[VendorDefault, ...] = (
-    VendorDefault(
-        id="dahua-product-root-ca",
-        vendor="Dahua",
-        what="leaf issued at boot by the firmware's built-in 'Product Root CA'",
-        where="issuer",
-        attributes={"CN": r"Product Root CA", "O": r"Dahua ?Tech(nology)?"},
-        severity=Severity.WARNING,
-        source=f"{SOURCE} (Zeek ssl.log samples)",
-        built_in_ca=True,
-    ),
-    VendorDefault(
-        id="hikvision-firmware-shared",
-        vendor="Hikvision",
-        what="firmware-baked self-signed certificate whose key every unit shares",
-        where="subject",
-        attributes={"CN": r"hikvision\.com", "O": r"HIKVISION"},
-        severity=Severity.ERROR,
-        source=f"{SOURCE} (DS-KV6113 teardown write-up)",
-        self_signed=True,
-        shared_key=True,
-    ),
-    VendorDefault(
-        id="hikvision-sdk-test",
-        vendor="Hikvision",
-        what="matches the test certificates embedded in older Hikvision SDK code",
-        where="subject",
-        attributes={"O": r"Hikvision", "OU": r"HIK"},
-        severity=Severity.WARNING,
-        source=f"{SOURCE} (older SDK code)",
-    ),
-    VendorDefault(
-        id="dlink-firmware-shared",
-        vendor="D-Link",
-        what="firmware-baked self-signed certificate shared by every unit",
-        where="subject",
-        attributes={"CN": r"www\.dlink\.com", "O": r"D-Link Corporation"},
-        severity=Severity.ERROR,
-        source=f"{SOURCE} (bmork/defogger#9)",
-        self_signed=True,
-        shared_key=True,
-    ),
-    VendorDefault(
-        id="axis-device-id",
-        vendor="Axis",
-        what="factory IEEE 802.1AR device-ID certificate (names the serial number, not the address)",
-        where="issuer",
-        attributes={"CN": r"Axis device ID Intermediate CA.*"},
-        severity=Severity.NOTICE,
-        source=f"{SOURCE} (AXIS OS research note; Keyfactor DeviceCertValidator.cs)",
-    ),
-    VendorDefault(
-        id="factory-default-address",
-        vendor="Hikvision/Dahua",
-        what="self-signed certificate made for the vendor's factory-default address",
-        where="subject",
-        attributes={"CN": r"192\.168\.1\.(64|108)"},  # vendor default IPs: pattern data only
-        severity=Severity.WARNING,
-        source=f"{SOURCE} (heuristic: 192.168.1.64 Hikvision, 192.168.1.108 Dahua default IPs)",
-        self_signed=True,
-    ),
-)
-
-
-def name_matches(name: x509.Name, attributes: Mapping[str, str]) -> bool:
-    for short, pattern in attributes.items():
-        values = [str(a.value) for a in name.get_attributes_for_oid(_OIDS[short])]
-        if not any(re.fullmatch(pattern, v.strip(), re.IGNORECASE) for v in values):
-            return False
-    return True
+__all__ = ["RULE", "VENDOR_DEFAULTS", "VendorDefault", "check", "matches"]
 
 
 def matches(obs: Observation) -> Iterator[tuple[VendorDefault, int, x509.Name]]:
-    """Each table entry the observation matches, with the chain position and name that matched."""
-    chain = presented(obs)
-    if not chain:
-        return
-    leaf = chain[0]
-    leaf_self_signed: bool | None = None
-    for entry in VENDOR_DEFAULTS:
-        candidates: list[tuple[int, x509.Name]]
-        if entry.where == "issuer":
-            candidates = [(0, leaf.issuer)] + [(i, c.subject) for i, c in enumerate(chain) if i > 0]
-        else:
-            candidates = [(0, leaf.subject)]
-        hit = next(((i, n) for i, n in candidates if name_matches(n, entry.attributes)), None)
-        if hit is None:
-            continue
-        if entry.self_signed:
-            if leaf_self_signed is None:
-                leaf_self_signed = is_self_signed(leaf)
-            if not leaf_self_signed:
-                continue
-        yield entry, hit[0], hit[1]
-
-
-def built_in_ca(obs: Observation) -> VendorDefault | None:
-    """The firmware built-in CA that issued this leaf, if the table knows it (used by CS404)."""
-    return next((entry for entry, _, _ in matches(obs) if entry.built_in_ca), None)
+    """Each table entry (rules/vendor_pki.py) the observation matches, with position and name."""
+    return chain_matches(presented(obs))
 
 
 def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:

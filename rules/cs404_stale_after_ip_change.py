@@ -5,8 +5,9 @@ The leaf names IP addresses (iPAddress SANs, or a CN that is an address) and non
 the address camscan reached, and there is evidence that a named address was this device's:
 
 - **built-in CA**: the leaf was issued by a firmware built-in CA that makes the certificate at
-  boot for the device's current address (CS403's table, e.g. Dahua's "Product Root CA"). Such
-  a certificate names the address the device had when it last booted.
+  boot for the device's current address (the vendor table in rules/vendor_pki.py, shared with
+  CS403 and the chain verdict, e.g. Dahua's "Product Root CA"). Such a certificate names the
+  address the device had when it last booted.
 - **history, same device**: the audit history (`camscan audit` runs) saw the same MAC address
   or serial number at a named address before.
 - **history, same key or certificate**: the history saw this leaf's public key or this very
@@ -37,8 +38,16 @@ from typing import Any
 
 from camscan import certinfo
 from camscan.model import AuditContext, Endpoint, HistoryFact, Observation, Rule, Severity, Violation
-from camscan.rules.cs403_vendor_default import built_in_ca
-from camscan.rules.profile_helpers import groups_by, ip_names, iso, leaf_of, normalize_mac, same_address
+from camscan.rules.profile_helpers import (
+    groups_by,
+    ip_names,
+    iso,
+    leaf_of,
+    normalize_mac,
+    presented,
+    same_address,
+)
+from camscan.rules.vendor_pki import built_in_ca
 
 
 class _HistoryIndex:
@@ -111,7 +120,7 @@ def check_fleet(
         if not named or any(same_address(n, obs.endpoint.address) for n in named):
             continue
         bases = _history_evidence(obs, named, spkis[obs.endpoint], index, shared_keys)
-        ca = built_in_ca(obs)
+        ca = built_in_ca(presented(obs))
         if ca is not None:
             bases.insert(
                 0,

@@ -16,9 +16,26 @@ How trust is decided (the README's "how trust is decided" says the same for user
    root (a self-signed certificate no anchor vouches for: a device's built-in CA, a
    self-signed leaf); broken chain (a signature that does not verify, wrong order, unrelated
    certificates); or another path validation failure. Each is reported by its own rule.
+5. An issuer that is not sent and found nowhere is either a missing intermediate or a root
+   the device never sends (seed 001: the firmware's built-in CA signs the leaf directly and
+   the device sends only the leaf). camscan cannot see that certificate, so it infers a root
+   (CS202, `inferred: true`) when at least one of these holds, and says which:
+   - vendor_pattern: the issuer's name is a known firmware built-in CA (rules/vendor_pki.py);
+   - fleet: the same issuer (name and authority key id) signs the leaves of at least
+     FLEET_MIN_DEVICES devices (distinct addresses) in this scan, no certificate presented
+     anywhere in the scan bears its name, and none of those leaves has an AIA caIssuers URL
+     (a per-model firmware CA; a CA that hands out intermediates also publishes them, and at
+     least one device of a site usually sends its intermediate);
+   - root_name: the issuer's CN calls it a root ("Product Root CA", "... Root CA") and the
+     certificate it signed has no AIA caIssuers URL (a root is never sent: RFC 8446 4.4.2
+     lets servers omit it, so its absence is normal, while an AIA URL would say the issuer
+     is meant to be fetched, as intermediates are).
+   Otherwise it stays "missing intermediate, found nowhere" (CS201). An AIA URL never turns
+   into an inference except through the vendor table: x509-limbo's incomplete chains keep CS201.
 
 Rules stay pure: the only I/O (AIA over HTTP, the cache directory) happens in `prefetch`,
-before evaluation, and in TrustConfig's lazy file loading.
+before evaluation, and in TrustConfig's lazy file loading. `prefetch` also indexes the scan's
+leaf issuers (`index_fleet`, no I/O), the fleet context a per-chain verdict cannot see.
 """
 
 from __future__ import annotations
@@ -39,7 +56,7 @@ from cryptography.x509 import verification as xv
 
 from camscan.certinfo import cert_der, cert_sha256, is_self_issued
 from camscan.errors import UsageError
-from camscan.model import AuditContext, Observation
+from camscan.model import AuditContext, Endpoint, Observation
 from camscan.rules.chains import (
     AnchorIndex,
     Candidate,
@@ -52,6 +69,7 @@ from camscan.rules.chains import (
     is_self_signed,
     presented_problems,
 )
+from camscan.rules.vendor_pki import built_in_ca_named, says_root
 
 PUBLIC = "public"
 SITE = "site"
@@ -61,6 +79,14 @@ _VERDICT_KEY = "camscan.rules.trust.verdict"
 _PUBLIC_VERDICT_KEY = "camscan.rules.trust.public_verdict"
 _AIA_KEY = "camscan.rules.trust.aia"
 _SIGS_KEY = "camscan.rules.trust.signatures"
+_FLEET_KEY = "camscan.rules.trust.fleet"
+
+# Devices (distinct addresses) whose leaves one unsent, unfetchable issuer must sign before
+# camscan infers a per-model firmware CA from the fleet alone. Two devices with leaf-only
+# uploads from a private intermediate are plausible; three of one issuer, with no device of
+# the scan ever sending it and no AIA URL anywhere, is the firmware pattern of seed 001.
+FLEET_MIN_DEVICES = 3
+FLEET_LISTED = 5  # addresses named in the evidence
 
 AIA_TIMEOUT = 3.0  # seconds per fetch: a dead AIA server must not stall an audit
 AIA_MAX_BYTES = 256 * 1024  # an intermediate is ~1-2 KB; a PKCS#7 bundle a few KB
@@ -422,6 +448,7 @@ def _compute(
                 "self_signed_leaf": len(search.path) == 1,
                 "sent_by_device": search.path[-1].source == "presented",
                 "found_in": search.path[-1].source,
+                "inferred": False,
             }
         elif is_self_issued(top) and not any(b[0].cert == top for b in search.bad_signatures):
             problems.append(
@@ -442,15 +469,34 @@ def _compute(
                 errors = ("the certificate has no AIA caIssuers URL",)
             elif cfg.offline:
                 errors = (*errors, "not fetched: --offline")
-            missing.append(
-                MissingIntermediate(
-                    issuer_of=_subject(top),
-                    subject=top.issuer.rfc4514_string() or "(empty issuer)",
-                    found_in=None,
-                    aia_urls=urls,
-                    aia_errors=errors,
+            bases = unsent_root_bases(top, urls, ctx, leaf=len(search.path) == 1)
+            if bases:
+                # Not a missing intermediate but a root the device never sends (seed 001: the
+                # firmware's built-in CA). Inferred from names and the fleet: say so and why.
+                built_in = any(b["basis"] in {"vendor_pattern", "fleet"} for b in bases)
+                untrusted_root = {
+                    "subject": top.issuer.rfc4514_string(),
+                    "sha256": None,  # camscan has not seen the certificate
+                    "self_signed_leaf": False,
+                    "sent_by_device": False,
+                    "found_in": None,
+                    "inferred": True,
+                    "inferred_as": "built_in_ca" if built_in else "root",
+                    "issuer_of": _subject(top),
+                    "inference": bases,
+                    "aia_urls": list(urls),
+                    "aia_errors": list(errors),
+                }
+            else:
+                missing.append(
+                    MissingIntermediate(
+                        issuer_of=_subject(top),
+                        subject=top.issuer.rfc4514_string() or "(empty issuer)",
+                        found_in=None,
+                        aia_urls=urls,
+                        aia_errors=errors,
+                    )
                 )
-            )
 
     policy_failures: list[PolicyFailure] = []
     policy_checked = True
@@ -496,6 +542,105 @@ def _compute(
 
 def _subject(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string() or "(empty subject)"
+
+
+# ---------------------------------------------------------------- unsent roots (inference)
+
+
+@dataclass
+class _IssuerGroup:
+    endpoints: dict[str, Endpoint]  # address -> one endpoint there (two ports: one device)
+    leaves_with_aia: int = 0
+
+
+@dataclass(frozen=True)
+class FleetIssuers:
+    """The scan's leaf issuers: which devices each one signs for, and every name the scan sent."""
+
+    groups: dict[tuple[bytes, bytes], _IssuerGroup]
+    sent_subjects: frozenset[bytes]
+
+
+def issuer_key(cert: x509.Certificate) -> tuple[bytes, bytes]:
+    """The issuer's name and (when present) key id: two CAs that share a name are two CAs."""
+    try:
+        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+        key_id = aki.key_identifier or b""
+    except Exception:
+        key_id = b""  # absent or malformed: group by name alone
+    return (cert.issuer.public_bytes(), key_id)
+
+
+def index_fleet(observations: Sequence[Observation], ctx: AuditContext) -> FleetIssuers:
+    """Index the leaf issuers of a whole scan into ctx.cache (pure; run before evaluation).
+
+    A chain verdict is computed per chain and sees one observation; whether an unsent issuer
+    signs leaves all over the fleet is only visible here. Verdicts cached before (by a --jsonl
+    stream judging endpoints as they complete) were made without this context: dropped, so the
+    audit recomputes them (the stream reports the difference as late/withdrawn findings).
+    """
+    groups: dict[tuple[bytes, bytes], _IssuerGroup] = {}
+    sent: set[bytes] = set()
+    for obs in observations:
+        if not obs.chain_der:
+            continue
+        try:
+            chain = obs.chain
+        except ValueError:
+            continue  # an unparseable chain is a rule's finding (CS000), not fleet context
+        sent.update(c.subject.public_bytes() for c in chain)
+        leaf = chain[0]
+        if is_self_issued(leaf) or not len(leaf.issuer):
+            continue
+        group = groups.setdefault(issuer_key(leaf), _IssuerGroup({}))
+        group.endpoints.setdefault(obs.endpoint.address, obs.endpoint)
+        if aia_ca_issuer_urls(leaf):
+            group.leaves_with_aia += 1
+    fleet = FleetIssuers(groups, frozenset(sent))
+    ctx.cache[_FLEET_KEY] = fleet
+    ctx.cache.pop(_VERDICT_KEY, None)
+    return fleet
+
+
+def unsent_root_bases(
+    cert: x509.Certificate, aia_urls: Sequence[str], ctx: AuditContext, *, leaf: bool
+) -> list[dict[str, Any]]:
+    """Why `cert`'s issuer, not sent and found nowhere, is taken for a root (empty: it is not).
+
+    `leaf`: `cert` is the presented leaf (the fleet index knows leaf issuers only). The rules
+    and their reasons are in the module docstring, point 5.
+    """
+    issuer = cert.issuer
+    if not len(issuer):
+        return []  # nothing to reason about: the path failure is about the empty name itself
+    bases: list[dict[str, Any]] = []
+    entry = built_in_ca_named(issuer)
+    if entry is not None:
+        bases.append(
+            {"basis": "vendor_pattern", "pattern": entry.id, "vendor": entry.vendor, "source": entry.source}
+        )
+    fleet = ctx.cache.get(_FLEET_KEY)
+    if leaf and isinstance(fleet, FleetIssuers):
+        group = fleet.groups.get(issuer_key(cert))
+        if (
+            group is not None
+            and len(group.endpoints) >= FLEET_MIN_DEVICES
+            and group.leaves_with_aia == 0
+            and issuer.public_bytes() not in fleet.sent_subjects
+        ):
+            ordered = sorted(group.endpoints.values(), key=lambda e: e.sort_key)
+            bases.append(
+                {
+                    "basis": "fleet",
+                    "devices": len(ordered),
+                    "addresses": [e.address for e in ordered[:FLEET_LISTED]],
+                    "min_devices": FLEET_MIN_DEVICES,
+                }
+            )
+    common_name = says_root(issuer)
+    if common_name is not None and not aia_urls:
+        bases.append({"basis": "root_name", "common_name": common_name})
+    return bases
 
 
 # ---------------------------------------------------------------- policy (cryptography)
@@ -716,11 +861,14 @@ def aia_results(ctx: AuditContext) -> dict[str, AIAFetch]:
 
 
 async def prefetch(observations: Sequence[Observation], ctx: AuditContext) -> None:
-    """Fetch the AIA caIssuers certificates of chains that do not reach an anchor otherwise.
+    """Index the fleet's leaf issuers, then fetch the AIA caIssuers certificates of chains that
+    do not reach an anchor otherwise.
 
-    Runs before evaluation so the rules stay pure. Skipped entirely with --offline. Each fetch
-    is bounded in time and size; fetched CA certificates are stored in the cache directory.
+    Runs before evaluation so the rules stay pure. The fetches are skipped with --offline (the
+    fleet index never does I/O, so it always runs). Each fetch is bounded in time and size;
+    fetched CA certificates are stored in the cache directory.
     """
+    index_fleet(observations, ctx)
     cfg = config_of(ctx)
     if cfg.offline or not observations:
         return

@@ -155,3 +155,31 @@ async def test_pipeline_judge_runs_the_prefetch(tmp_path: Path) -> None:
             audit_result = await judge(scan, AuditContext(now=NOW, trust=trust(tmp_path)))
             assert cs201(list(audit_result.findings)).evidence["found_in"] == "aia"
             nursery.cancel_scope.cancel()
+
+
+async def test_a_fleet_of_leaves_whose_issuer_aia_gives_is_missing_an_intermediate(tmp_path: Path) -> None:
+    # Several devices send only their leaf and none sends the issuer, whose name even says Root:
+    # the leaves' AIA URL gives it, so it is a missing intermediate (CS201 found in AIA), never
+    # the built-in root camscan would otherwise infer (CS202).
+    rootish = pki.make_ca("AIA Fleet Root Issuing CA", issuer=ROOT)
+    server = HTTPServer({"/rootish.der": rootish.cert_der})
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(server.run)
+            leaves = {
+                f"127.0.6.{i}": pki.make_leaf(
+                    rootish, ips=[f"127.0.6.{i}"], aia_ca_issuers_url=server.url("/rootish.der")
+                )
+                for i in range(1, 5)
+            }
+            observations = [
+                Observation(Endpoint(a, 443), (c.cert_der,), "TLSv1.3", "x", NOW) for a, c in leaves.items()
+            ]
+            scan = ScanResult(ScanParameters(("127.0.6.1-4",), (443,)), NOW, NOW, tuple(observations), ())
+            result = await judge(scan, AuditContext(now=NOW, trust=trust(tmp_path)))
+            nursery.cancel_scope.cancel()
+    for obs in observations:
+        chain = [f for f in result.findings if f.endpoint == obs.endpoint and f.rule_id.startswith("CS2")]
+        assert [f.rule_id for f in chain] == ["CS201"], chain
+        assert chain[0].evidence["found_in"] == "aia"
+    assert server.requests == ["/rootish.der"]  # one fetch for the whole fleet
