@@ -7,6 +7,7 @@ times. Every device string is data here; consumers escape it where they render i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -102,9 +103,8 @@ def _endpoint_head(endpoint: Endpoint) -> dict[str, Any]:
 
 
 def observation_entry(obs: Observation, findings: Iterable[Finding]) -> dict[str, Any]:
-    ident = obs.identity
-    identity = {"mac": ident.mac, "serial": ident.serial, "vendor": ident.vendor,
-                "model": ident.model, "firmware": ident.firmware}
+    # Every DeviceIdentity field, in declaration order: a fact added to the model is reported too.
+    identity = {f.name: getattr(obs.identity, f.name) for f in dataclasses.fields(obs.identity)}
     return {
         **_endpoint_head(obs.endpoint),
         "status": "observed",

@@ -3,6 +3,10 @@
 Limits: `concurrency` workers in all (so at most that many connections at once), at most
 `per_host` connections to any one address (cameras are fragile), an optional `rate` of new
 connections per second. Every endpoint ends as exactly one Observation or ProbeFailure.
+
+After a successful handshake the sweep gathers the device's identity (scanner/identity.py): the
+neighbour table, the HTTP facts, and one WS-Discovery datagram per address (`ws_discovery`),
+paced by `rate` and sent inside the host's `per_host` slot like any connection.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import trio
 
 from camscan.errors import UsageError
 from camscan.model import Endpoint, FailureKind, Observation, ProbeFailure, ProbeResult, ProbeStage
+from camscan.scanner.identity import IdentityGatherer
 from camscan.scanner.targets import TargetSet
 from camscan.scanner.tls_probe import ProbeSettings, probe
 
@@ -36,6 +41,11 @@ class SweepOptions:
     http_timeout: float = 3.0
     legacy_timeout: float = 3.0
     resolve_timeout: float = 5.0
+    # One unicast WS-Discovery Probe per observed address (UDP 3702): cameras answer it with
+    # their MAC, model and vendor. On by default: it is one datagram per HTTPS host, and a host
+    # without a listener ends the wait at once with an ICMP port-unreachable.
+    ws_discovery: bool = True
+    ws_discovery_timeout: float = 1.0  # devices answer within 0.5 s (WS-Discovery APP_MAX_DELAY)
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -44,7 +54,8 @@ class SweepOptions:
             raise UsageError(f"--per-host must be at least 1 (got {self.per_host})")
         if self.rate is not None and not (self.rate > 0 and math.isfinite(self.rate)):
             raise UsageError(f"--rate must be a positive number of connections per second (got {self.rate})")
-        for name in ("connect_timeout", "handshake_timeout", "http_timeout", "legacy_timeout"):
+        for name in ("connect_timeout", "handshake_timeout", "http_timeout", "legacy_timeout",
+                     "ws_discovery_timeout"):
             value = getattr(self, name)
             if not (value > 0 and math.isfinite(value)):
                 flag = "--" + name.replace("_", "-")
@@ -192,6 +203,11 @@ async def sweep(
     hosts = _HostLimits(options.per_host)
     pacer = _Pacer(options.rate)
     settings = options.probe_settings
+    identities = IdentityGatherer(
+        ws_discovery=options.ws_discovery,
+        ws_discovery_timeout=options.ws_discovery_timeout,
+        pace=pacer.wait,
+    )
 
     def record(result: ProbeResult) -> None:
         if isinstance(result, Observation):
@@ -206,6 +222,12 @@ async def sweep(
         try:
             await pacer.wait()
             result = await probe(endpoint, settings)
+            if isinstance(result, Observation):
+                # The connection stood before probe() returned: a neighbour-table read from
+                # now on holds the host's MAC if it is on the local segment.
+                connected = trio.current_time()
+                identity = await identities.identity(result, connected)
+                result = dataclasses.replace(result, identity=identity)
             if options.legacy_probe and isinstance(result, Observation):
                 result = dataclasses.replace(result, legacy_versions=await _legacy(endpoint))
             return result
