@@ -82,6 +82,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also ask each HTTPS endpoint for TLS 1.0 and 1.1 with hand-built hellos "
         "(two more connections per endpoint, within --per-host; default: on)",
     )
+    sweep.add_argument(
+        "--ws-discovery", action=argparse.BooleanOptionalAction, default=True,
+        help="ask each HTTPS host for its identity (MAC, model) with one unicast ONVIF "
+        "WS-Discovery probe on UDP 3702 (default: on)",
+    )
+    sweep.add_argument("--ws-discovery-timeout", type=positive_float, default=1.0, metavar="SECONDS",
+                       help="how long to wait for the WS-Discovery answer (default: 1)")
 
 
 @functools.cache

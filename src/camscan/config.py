@@ -39,6 +39,8 @@ class ScanSection:
     http_facts: bool = True
     legacy_probe: bool = True
     http_timeout: float = 3.0
+    ws_discovery: bool = True
+    ws_discovery_timeout: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -275,6 +277,8 @@ _SCAN = (
     "http_facts",
     "legacy_probe",
     "http_timeout",
+    "ws_discovery",
+    "ws_discovery_timeout",
 )
 _TRUST = ("mode", "ca_bundles", "intermediates", "offline")
 _THRESHOLDS = ("expiry_warn_days", "fail_on")
@@ -365,6 +369,8 @@ def _scan_section(where: _Where, data: Mapping[str, Any], base: Path) -> ScanSec
         http_facts=r.boolean("http_facts", True),
         legacy_probe=r.boolean("legacy_probe", True),
         http_timeout=r.number("http_timeout", 3.0) or 3.0,
+        ws_discovery=r.boolean("ws_discovery", True),
+        ws_discovery_timeout=r.number("ws_discovery_timeout", 1.0) or 1.0,
     )
     _validate_targets(r, scan)
     return scan

@@ -41,6 +41,18 @@ def test_every_sweep_flag_names_a_sweep_field() -> None:
     assert not stray, f"flags with no SweepOptions field of that name: {sorted(stray)}"
 
 
+# Set by camscan itself from another setting, or not worth a knob.
+DERIVED_FIELDS = {"legacy_timeout", "resolve_timeout"}
+
+
+def test_every_user_facing_sweep_field_has_a_flag_and_a_config_key() -> None:
+    # The reverse direction: a new SweepOptions field nobody can set from the CLI or an audit
+    # config is a feature that exists only in Python.
+    config_keys = {f.name for f in dataclasses.fields(ScanSection)}
+    assert SWEEP_FIELDS - DERIVED_FIELDS - _flag_dests() == set()
+    assert SWEEP_FIELDS - DERIVED_FIELDS - config_keys == set()
+
+
 def test_every_scan_config_key_names_a_sweep_field() -> None:
     stray = {f.name for f in dataclasses.fields(ScanSection)} - SWEEP_FIELDS - {*TARGET_SETTINGS, "targets"}
     assert not stray, f"[scan] keys with no SweepOptions field of that name: {sorted(stray)}"
@@ -61,11 +73,14 @@ def test_flags_and_config_give_the_same_sweep(tmp_path: Path) -> None:
         http_timeout = 0.5
         http_facts = false
         legacy_probe = false
+        ws_discovery = false
+        ws_discovery_timeout = 0.25
         """), encoding="utf-8")
     args = build_parser("scan", "camscan").parse_args([
         "127.0.0.0/30", "127.0.1.9:8443", "-p", "443,8443", "--exclude", "127.0.0.2",
         "--concurrency", "17", "--per-host", "3", "--rate", "40", "--connect-timeout", "1.5",
         "--handshake-timeout", "2.5", "--http-timeout", "0.5", "--no-http", "--no-legacy-probe",
+        "--no-ws-discovery", "--ws-discovery-timeout", "0.25",
     ])
     from_flags = sweep_from_args(args)
     from_config = sweep_from_config(load_config(config).scan)
@@ -75,6 +90,7 @@ def test_flags_and_config_give_the_same_sweep(tmp_path: Path) -> None:
     options = from_flags.options
     assert (options.concurrency, options.per_host, options.rate) == (17, 3, 40.0)
     assert (options.http_facts, options.legacy_probe, options.http_timeout) == (False, False, 0.5)
+    assert (options.ws_discovery, options.ws_discovery_timeout) == (False, 0.25)
     # A legacy hello's answer is awaited as long as a handshake, from either source.
     assert options.legacy_timeout == 2.5
     assert from_flags.parameters.excluded == ("127.0.0.2",)
