@@ -50,6 +50,8 @@ def build_parser(command: str, prog: str) -> argparse.ArgumentParser:
         description=getattr(module, "DESCRIPTION", summary),
         epilog=EPILOG if command == "scan" else getattr(module, "EPILOG", None),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        # No prefix matching: `camscan demo --json x` must not silently mean --jsonl.
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"camscan {__version__}")
     module.configure(parser)
@@ -72,7 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"camscan: error: {sanitize(exc)}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, BaseExceptionGroup) as exc:
+        # trio's nurseries wrap what their tasks raise: Ctrl-C during a sweep, a demo or an audit
+        # usually lands in a probe task and arrives here as a group holding KeyboardInterrupt.
+        if isinstance(exc, BaseExceptionGroup) and exc.subgroup(KeyboardInterrupt) is None:
+            raise
         print("camscan: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
