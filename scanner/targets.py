@@ -123,11 +123,26 @@ class TargetSet:
         ports: tuple[int, ...],
         exclusions: Exclusions,
     ) -> None:
-        self._intervals = tuple(intervals)
-        self._endpoints = tuple(sorted(endpoints, key=lambda e: e.sort_key))
-        self.hostnames = tuple(hostnames)
+        self._intervals = tuple(intervals)  # merged and sorted by parse_targets
         self.ports = ports
+        # `192.0.2.5:8443` next to `192.0.2.0/24 -p 8443` names an endpoint the range already
+        # yields: probing it twice would list it twice in every report.
+        starts = [(i.version, i.first) for i in self._intervals]
+        self._endpoints = tuple(
+            sorted((e for e in endpoints if not self._in_ranges(e, starts)), key=lambda e: e.sort_key)
+        )
+        self.hostnames = tuple(hostnames)
         self.exclusions = exclusions
+
+    def _in_ranges(self, endpoint: Endpoint, starts: list[tuple[int, int]]) -> bool:
+        if endpoint.server_name is not None or endpoint.port not in self.ports:
+            return False
+        version, value = endpoint.ip.version, int(endpoint.ip)
+        index = bisect.bisect_right(starts, (version, value)) - 1
+        if index < 0:
+            return False
+        interval = self._intervals[index]
+        return interval.version == version and value <= interval.last
 
     @property
     def address_count(self) -> int:
