@@ -262,9 +262,10 @@ def render_text(diff: RunDiff) -> str:
         lines.append("devices moved:")
         for m in diff.moves:
             cert = " (still presenting the certificate of its old address)" if m.certificate_unchanged else ""
-            lines.append(
-                f"  {m.old_address} -> {m.new_address}  same {m.matched_by} {sanitize(m.value)[:16]}{cert}"
-            )
+            # Fingerprints are shortened like everywhere in this text; a MAC or serial is shown
+            # whole (cut to 16 characters, a MAC lost its last digit).
+            value = _short(m.value) if m.matched_by in ("key", "certificate") else sanitize(m.value)
+            lines.append(f"  {m.old_address} -> {m.new_address}  same {m.matched_by} {value}{cert}")
     if diff.certificate_changes:
         lines.append("")
         lines.append("certificates changed:")
