@@ -131,15 +131,20 @@ def run(args: argparse.Namespace) -> int:
             if args.prewarm:
                 await lab.prewarm()
             elapsed = time.perf_counter() - started
-            bundles = lab.write_bundles(args.out)
-            inventory = lab.inventory()
-            write_text_atomic(f"{args.out}/inventory.json", json.dumps(inventory, indent=2) + "\n")
             control = ControlAPI(lab)
             async with trio.open_nursery() as nursery:
                 try:
                     port = await nursery.start(control.serve, args.control_port)
                 except OSError as exc:
-                    raise UsageError(f"--control-port {args.control_port}: {exc.strerror}") from None
+                    raise UsageError(
+                        f"--control-port {args.control_port}: {exc.strerror} (another camscan lab? "
+                        "--control-port 0 takes any free port)"
+                    ) from None
+                # Only now: a second lab that cannot start must not replace the CA bundles and
+                # inventory of the one already running in this directory.
+                bundles = lab.write_bundles(args.out)
+                inventory = lab.inventory()
+                write_text_atomic(f"{args.out}/inventory.json", json.dumps(inventory, indent=2) + "\n")
                 _print_summary(lab, inventory, bundles, port, elapsed, args)
                 # Ctrl-C and SIGTERM (service managers, `timeout`) stop the lab cleanly.
                 with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
