@@ -30,8 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("trust and audit clock")
     group.add_argument(
         "--ca-bundle", metavar="FILE", action="append", default=[],
-        help="extra trust anchors, PEM or DER (repeatable): the site CA, a VMS CA, a device's "
-        "exported built-in CA such as cacert.crt",
+        help="extra trust anchors, PEM, DER or PKCS#7 (repeatable): the site CA, a VMS CA, a "
+        "device's exported built-in CA such as cacert.crt",
     )
     group.add_argument(
         "--trust", choices=TRUST_MODES, default=PUBLIC,
@@ -40,8 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--intermediates", metavar="FILE", action="append", default=[],
-        help="intermediate certificates to complete chains devices do not send (PEM or DER; "
-        "repeatable); a finding still says the device does not send them",
+        help="intermediate certificates to complete chains devices do not send (PEM, DER or "
+        "PKCS#7; repeatable); a finding still says the device does not send them",
     )
     group.add_argument(
         "--offline", action="store_true",

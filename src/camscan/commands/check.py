@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 DESCRIPTION = """\
 Judge a certificate (and its chain and key) offline with every camscan rule, as if a device
@@ -64,6 +65,7 @@ def _read(path: str, option: str) -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
+    from camscan.reports.options import check_output_path
     from camscan.rules.offline import (
         assemble_chain,
         check_chain,
@@ -73,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
     )
     from camscan.rules.options import context_from_args
 
+    if args.json:
+        # Refused before anything is judged or printed, like `camscan scan --json` (exit 2).
+        check_output_path("--json", args.json)
     ip, dns = validate_target(args.ip, args.dns)
     p12 = _password("CAMSCAN_P12_PASSWORD", "PKCS#12 password: ")
     cert_material = load_certificate_file(_read(args.cert, ""), args.cert, p12)
@@ -94,13 +99,17 @@ def run(args: argparse.Namespace) -> int:
         # The AIA fetch is the only network I/O of a check, bounded by the trust timeouts.
         trio.run(prefetch, [observation_for(chain, ip=ip, dns=dns, now=ctx.now)], ctx)
     result = check_chain(chain, ctx, ip=ip, dns=dns, key=key)
-    print_result(result, ctx.now, target=ip or dns or "", key_checked=key is not None)
+    # `--json -` takes stdout for the document alone; the text goes to stderr.
+    out = sys.stderr if args.json == "-" else sys.stdout
+    print_result(result, ctx.now, target=ip or dns or "", key_checked=key is not None, out=out)
     if args.json:
         _write_json(result, args, ctx.now)
     return 0 if result.passed else 1
 
 
-def print_result(result: object, now: dt.datetime, *, target: str, key_checked: bool) -> None:
+def print_result(
+    result: object, now: dt.datetime, *, target: str, key_checked: bool, out: TextIO
+) -> None:
     from camscan.certinfo import describe
     from camscan.rules.offline import CheckResult
     from camscan.termtext import sanitize
@@ -108,7 +117,6 @@ def print_result(result: object, now: dt.datetime, *, target: str, key_checked: 
     assert isinstance(result, CheckResult)
     leaf = describe(result.observation.leaf)
     verdict = result.verdict
-    out = sys.stdout
     out.write(f"certificate  {sanitize(leaf['subject'] or '(empty subject)')}\n")
     out.write(f"  issuer     {sanitize(leaf['issuer'] or '(empty issuer)')}\n")
     out.write(f"  valid      {leaf['not_before']} .. {leaf['not_after']}\n")
