@@ -7,9 +7,12 @@ imported only when chosen, so `camscan --help` stays fast (no scapy, no cryptogr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 from camscan import __version__
 from camscan.errors import EXIT_INTERRUPTED, CamscanError
@@ -67,21 +70,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         command, prog, rest = "scan", "camscan", args_list
     parser = build_parser(command, prog)
     args = parser.parse_args(rest)
-    try:
-        return int(args._run(args))
-    except CamscanError as exc:
-        from camscan.termtext import sanitize
+    with _sigterm_as_interrupt():
+        try:
+            return int(args._run(args))
+        except (CamscanError, KeyboardInterrupt, BaseExceptionGroup) as exc:
+            return _report(exc)
 
-        print(f"camscan: error: {sanitize(exc)}", file=sys.stderr)
-        return exc.exit_code
-    except (KeyboardInterrupt, BaseExceptionGroup) as exc:
-        # trio's nurseries wrap what their tasks raise: Ctrl-C during a sweep, a demo or an audit
-        # usually lands in a probe task and arrives here as a group holding KeyboardInterrupt.
-        if isinstance(exc, BaseExceptionGroup) and exc.subgroup(KeyboardInterrupt) is None:
-            raise
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+def _report(exc: BaseException) -> int:
+    """One line and an exit code for what the user can act on; anything else is a bug and raises.
+
+    trio's nurseries wrap what their tasks raise, so Ctrl-C during a sweep, or a UsageError
+    raised inside a task, arrives here as an exception group.
+    """
+    leaves = _leaves(exc)
+    if any(isinstance(leaf, KeyboardInterrupt) for leaf in leaves):
         print("camscan: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    if all(isinstance(leaf, CamscanError) for leaf in leaves):
+        from camscan.termtext import sanitize
 
+        first = leaves[0]
+        assert isinstance(first, CamscanError)
+        print(f"camscan: error: {sanitize(first)}", file=sys.stderr)
+        return first.exit_code
+    raise exc
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM (systemd stop, `timeout`, kill) like Ctrl-C, so cleanups run and no
+    temporary report file is left behind. Re-raising it as SIGINT lets trio deliver the
+    interrupt at a safe point instead of in the middle of its own bookkeeping."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: signal.raise_signal(signal.SIGINT))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 if __name__ == "__main__":
     raise SystemExit(main())
