@@ -58,42 +58,29 @@ def check_output_path(flag: str, value: str) -> None:
         raise UsageError(f"{flag} {value!r}: directory {str(directory)!r} is not writable")
 
 
-def _output_path(flag: str) -> Callable[[str], str]:
-    """argparse type for check_output_path: a bad path is an argparse error (usage, exit 2)."""
-
-    def check(value: str) -> str:
-        try:
-            check_output_path(flag, value)
-        except UsageError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-        return value
-
-    return check
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "reports",
         "Write the audit in more formats (each file atomically; '-' for stdout, one format only).",
     )
     group.add_argument(
-        "--html", metavar="FILE", type=_output_path("--html"),
+        "--html", metavar="FILE",
         help="self-contained HTML report (summary, 90-day expiry timeline, devices, findings)",
     )
     group.add_argument(
-        "--jsonl", metavar="FILE", type=_output_path("--jsonl"),
+        "--jsonl", metavar="FILE",
         help="JSON Lines: one object per endpoint as it completes, then a summary object",
     )
     group.add_argument(
-        "--csv", metavar="FILE", type=_output_path("--csv"),
+        "--csv", metavar="FILE",
         help="CSV, one row per finding (cells that look like formulas are neutralised)",
     )
     group.add_argument(
-        "--junit", metavar="FILE", type=_output_path("--junit"),
+        "--junit", metavar="FILE",
         help="JUnit XML for CI: a test case per endpoint, a failure per error/warning finding",
     )
     group.add_argument(
-        "--prometheus", metavar="FILE", type=_output_path("--prometheus"),
+        "--prometheus", metavar="FILE",
         help="Prometheus text for node_exporter's textfile collector (name it *.prom)",
     )
     group.add_argument(
@@ -106,6 +93,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _targets(args: argparse.Namespace) -> dict[str, str]:
     targets = {name: getattr(args, name, None) for name in FORMATS}
     chosen = {name: value for name, value in targets.items() if value}
+    # Checked here, not as an argparse type, so a bad path is one line (not usage text) and it
+    # fails before the sweep rather than after it.
+    for name, value in chosen.items():
+        check_output_path(f"--{name}", value)
     to_stdout = [name for name, value in chosen.items() if value == "-"]
     if len(to_stdout) > 1:
         flags = ", ".join(f"--{name} -" for name in to_stdout)

@@ -141,6 +141,10 @@ def scan_parameters(
         rate=options.rate,
         connect_timeout=options.connect_timeout,
         handshake_timeout=options.handshake_timeout,
+        http_facts=options.http_facts,
+        http_timeout=options.http_timeout if options.http_facts else None,
+        legacy_probe=options.legacy_probe,
+        ws_discovery=options.ws_discovery,
     )
 
 

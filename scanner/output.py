@@ -126,8 +126,12 @@ def render(audit: AuditResult, file: IO[str], *, show_failures: bool = False) ->
     elapsed = (scan.finished_at - scan.started_at).total_seconds()
     console.print(
         Text(
-            f"{len(scan.observations) + len(scan.failures)} endpoints in {elapsed:.1f}s: "
+            f"{plural(len(scan.observations) + len(scan.failures), 'endpoint')} in {elapsed:.1f}s: "
             f"{len(scan.observations)} HTTPS, {len(scan.failures)} without ({summary or 'none'}); "
-            f"{len(audit.findings)} findings"
+            f"{plural(len(audit.findings), 'finding')}"
         )
     )
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

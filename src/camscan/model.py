@@ -223,6 +223,11 @@ class ScanParameters:
     rate: float | None = None
     connect_timeout: float = 3.0
     handshake_timeout: float = 5.0
+    # Which optional probes ran (None: not recorded, e.g. a scan assembled by hand).
+    http_facts: bool | None = None
+    http_timeout: float | None = None
+    legacy_probe: bool | None = None
+    ws_discovery: bool | None = None
 
 
 @dataclass(frozen=True)

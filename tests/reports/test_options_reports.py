@@ -50,14 +50,18 @@ def test_bad_fail_on_is_rejected_by_name(capsys: pytest.CaptureFixture[str]) -> 
 def test_missing_directory_is_rejected_before_the_scan(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from camscan.cli import main
+
     bad = tmp_path / "nope" / "report.html"
-    with pytest.raises(SystemExit) as exc:
-        _parse(["--html", str(bad)])
-    assert exc.value.code == 2
+    # 127.0.0.1:9 would be probed (and refused) if the check came after the sweep: the JSON
+    # report would then exist. One line on stderr, exit 2, nothing written.
+    json_path = tmp_path / "scan.json"
+    common = ["127.0.0.1", "-p", "9", "-q", "--offline", "--no-legacy-probe", "--no-ws-discovery"]
+    assert main([*common, "--json", str(json_path), "--html", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert str(bad) in err and "does not exist" in err
-    with pytest.raises(SystemExit):
-        _parse(["--csv", str(tmp_path)])
+    assert err == f"camscan: error: --html {str(bad)!r}: directory {str(bad.parent)!r} does not exist\n"
+    assert not json_path.exists()
+    assert main([*common, "--csv", str(tmp_path)]) == 2
     assert "is a directory" in capsys.readouterr().err
 
 

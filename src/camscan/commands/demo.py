@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from camscan.pipeline import judge, run_scan
     from camscan.reports.json_report import write_json
     from camscan.scanner.options import scan_parameters, sweep_options
-    from camscan.scanner.output import render
+    from camscan.scanner.output import plural, render
 
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="camscan-demo-"))
     try:
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             first, last = endpoints[0].address, endpoints[-1].address
             ports = sorted({e.port for e in endpoints})
             parameters = scan_parameters([f"{first}-{last}"], ports, options)
-            jsonl = report_options.jsonl_callback(args)
+            jsonl = report_options.jsonl_callback(args, ctx)
             scan = await run_scan(endpoints, options, parameters, on_result=jsonl)
             audit = await judge(scan, ctx)
             return audit, _scenario_check(lab, audit), bundles, len(endpoints)
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         _print_checks(checks)
     mismatched = [c for c in checks if not c[4]]
     print(f"\ncamscan demo: scanned {count} simulated cameras in {elapsed:.1f} s: "
-          f"{len(audit.findings)} findings; {len(checks) - len(mismatched)}/{len(checks)} devices "
+          f"{plural(len(audit.findings), 'finding')}; {len(checks) - len(mismatched)}/{len(checks)} devices "
           "showed what their scenario plants")
     print(f"  lab site CA:  {bundles['site']}")
     for path in written:
