@@ -63,9 +63,10 @@ def main() -> None:
           f"= {1000 * median / len(cases):.2f} ms per case (first round {per_round[0]:.3f} s)")
 
     sample = cases[:: max(1, len(cases) // max(1, args.cli))][: args.cli]
-    env = {**os.environ, "XDG_CACHE_HOME": tempfile.mkdtemp(prefix="camscan-bench-cache-")}
     timings: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
+        # A private intermediate cache, removed with the rest (mkdtemp left one behind per run).
+        env = {**os.environ, "XDG_CACHE_HOME": str(Path(tmp) / "cache")}
         for _, case in sample:
             argv = case_argv(case, Path(tmp))
             started = time.perf_counter()

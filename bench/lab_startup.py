@@ -16,13 +16,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import re
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 TIME = "/usr/bin/time"
 BLOCK = "127.78.0.0/16"  # away from the default lab block, so a running `camscan lab` is not hit
@@ -41,6 +44,13 @@ def baseline() -> float:
     return peak_rss_mib(done.stderr)
 
 
+def _pump(stream: IO[str], lines: queue.Queue[str]) -> None:
+    """Every line of `stream`, then "" at its end."""
+    for line in stream:
+        lines.put(line)
+    lines.put("")
+
+
 def run(size: int, scan: bool, prewarm: bool = False) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
@@ -50,13 +60,18 @@ def run(size: int, scan: bool, prewarm: bool = False) -> dict[str, object]:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert proc.stdout is not None
         summary = ""
+        # Lines come through a thread, so the wait for each is bounded (a bare readline is not).
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
         while "Ctrl-C stops the lab" not in summary:
-            line = proc.stdout.readline()
+            try:
+                line = lines.get(timeout=max(0.0, 600 - (time.perf_counter() - started)))
+            except queue.Empty:
+                proc.kill()
+                raise SystemExit("lab did not start within 600 s") from None
             if not line:
                 raise SystemExit(f"lab exited early: {proc.stderr.read() if proc.stderr else ''}")
             summary += line
-            if time.perf_counter() - started > 600:
-                raise SystemExit("lab did not start within 600 s")
         ready = time.perf_counter() - started
         internal = float(re.search(r"started in ([\d.]+) s", summary).group(1))  # type: ignore[union-attr]
         result: dict[str, object] = {"devices": size, "prewarm": prewarm, "ready_s": round(ready, 2),

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import select
 import shutil
 import statistics
 import subprocess
@@ -89,8 +90,10 @@ def main() -> int:
     measures: list[Measure] = []
     try:
         assert fleet.stdout is not None
-        if fleet.stdout.readline().strip() != "ready":
-            sys.exit("the TLS fleet did not start")
+        # Bounded: a fleet that hangs before "ready" must not hang the benchmark.
+        started, _, _ = select.select([fleet.stdout], [], [], 120)
+        if not started or fleet.stdout.readline().strip() != "ready":
+            sys.exit("the TLS fleet did not start within 120 s")
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "scan.json"
             base = [CAMSCAN, SUBNET_24, "-p", str(PORT), "-q", "--offline", "--json", str(out)]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from camscan import pki
-from camscan.certinfo import cert_pem
+from camscan.certinfo import cert_pem, spki_sha256
 from camscan.cli import main
 from camscan.reports.history import HistoryStore
 from tests.audit.conftest import Hook
@@ -78,6 +78,7 @@ def test_device_moves_without_reboot(
     with serve_in_thread([(_spec(cam_a, ca), "127.0.0.81"), (_spec(cam_b, ca), "127.0.0.82")]) as eps:
         config = _write_config(tmp_path, eps, hook=hook)
         assert main(["audit", "--config", str(config)]) == 0
+        first_port = eps[0][1]
     out = capsys.readouterr().out
     assert out.startswith("run 1: 2 endpoints answered, 0 did not; 0 findings")
     assert "changes from an empty history to run 1: 2 new endpoints" in out
@@ -115,8 +116,8 @@ def test_device_moves_without_reboot(
                 "old_address": "127.0.0.81",
                 "new_address": "127.0.0.83",
                 "matched_by": "key",
-                "value": payload["changes"]["moves"][0]["value"],
-                "ports": payload["changes"]["moves"][0]["ports"],
+                "value": spki_sha256(cam_a.cert),  # the key both addresses presented
+                "ports": sorted({first_port, eps[0][1]}),  # every port, before and after
                 "certificate_unchanged": True,
             }
         ]

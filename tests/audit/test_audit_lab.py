@@ -5,11 +5,7 @@ nothing but the history proves the move); moved back, the finding is resolved.""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import queue
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,39 +13,13 @@ import pytest
 import trio
 
 from camscan.cli import main
-from camscan.lab import DeviceSpec, Fleet, Lab, LabSettings, open_lab
+from camscan.lab import DeviceSpec, Fleet, Lab, LabSettings
+from tests.support.lab_thread import lab_in_thread, random_block
 from tests.support.tls_servers import unused_port
 
-BLOCK = "127.96.0.0/24"
-FIRST, LAST = "127.96.0.1", "127.96.0.20"  # the lab hands out addresses from the start of its block
-
-
-@contextlib.contextmanager
-def lab_in_thread(fleet: Fleet) -> Iterator[tuple[Lab, trio.lowlevel.TrioToken]]:
-    """The lab in its own trio loop on a thread: `camscan audit` runs trio.run in this one."""
-    ready: queue.Queue[tuple[Lab, trio.lowlevel.TrioToken] | BaseException] = queue.Queue()
-    stop = threading.Event()
-
-    async def run() -> None:
-        try:
-            with trio.fail_after(300):
-                async with open_lab(fleet) as lab:
-                    ready.put((lab, trio.lowlevel.current_trio_token()))
-                    while not stop.is_set():
-                        await trio.sleep(0.05)
-        except BaseException as exc:
-            ready.put(exc)
-
-    thread = threading.Thread(target=trio.run, args=(run,), daemon=True)
-    thread.start()
-    item = ready.get(timeout=60)
-    if isinstance(item, BaseException):
-        raise item
-    try:
-        yield item
-    finally:
-        stop.set()
-        thread.join(timeout=30)
+BLOCK = random_block(96)
+_NET = BLOCK.rsplit(".", 1)[0]
+FIRST, LAST = f"{_NET}.1", f"{_NET}.20"  # the lab hands out addresses from the start of its block
 
 
 def _config(tmp_path: Path, lab: Lab, port: int) -> Path:

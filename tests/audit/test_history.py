@@ -199,6 +199,22 @@ def test_truncated_database_is_refused_and_left_alone(tmp_path: Path) -> None:
     _assert_refused_untouched(path, "unusable")
 
 
+def test_a_damaged_page_inside_is_refused_and_left_alone(tmp_path: Path) -> None:
+    # Header and schema intact, one data page in the middle overwritten: only the integrity
+    # check sees it before a query would read garbage (a truncation fails earlier anyway).
+    path = tmp_path / "h.sqlite"
+    _populated(path)
+    conn = sqlite3.connect(path)
+    page = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    pages = path.stat().st_size // page
+    assert pages > 8
+    with path.open("r+b") as handle:
+        handle.seek(pages // 2 * page)
+        handle.write(os.urandom(page))
+    _assert_refused_untouched(path, "integrity check failed")
+
+
 def test_another_programs_database_is_refused_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "other.sqlite"
     conn = sqlite3.connect(path)

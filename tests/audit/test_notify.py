@@ -229,10 +229,12 @@ async def test_email_refuses_an_untrusted_starttls_certificate(tmp_path: Path) -
 
 async def test_notify_reports_each_failed_channel(tmp_path: Path) -> None:
     dead = unused_port("127.0.0.1")
-    errors = await notify(
-        _note(tmp_path),
-        WebhookConfig(url=f"http://127.0.0.1:{dead}/", timeout=2, retries=1, backoff=0),
-        EmailConfig(host="127.0.0.1", port=dead, sender="a@example.net", to=("b@example.net",), timeout=2),
-    )
+    with trio.fail_after(30):
+        errors = await notify(
+            _note(tmp_path),
+            WebhookConfig(url=f"http://127.0.0.1:{dead}/", timeout=2, retries=1, backoff=0),
+            EmailConfig(host="127.0.0.1", port=dead, sender="a@example.net", to=("b@example.net",),
+                        timeout=2),
+        )
     assert len(errors) == 2
     assert errors[0].startswith("webhook http://127.0.0.1:") and errors[1].startswith("SMTP 127.0.0.1:")

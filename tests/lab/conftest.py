@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 
 import httpx
@@ -15,11 +16,31 @@ from camscan.model import Observation
 from camscan.scanner.tls_probe import ProbeSettings, probe
 
 
+def private_block() -> str:
+    """A random /24 of its own, away from the default block (127.77.0.0/16).
+
+    A device that reboots gives up its address for the downtime; a `camscan lab` the developer
+    left running, or another test run, allocating from the same block takes it, and the device
+    can never come back (seen as a TooSlowError in test_lifecycle while another suite ran).
+    """
+    return f"127.{random.randrange(160, 200)}.{random.randrange(256)}.0/24"
+
+
 @pytest.fixture
 async def lab() -> AsyncIterator[Lab]:
     # Port 0: every device gets its own ephemeral ports, so parallel runs never collide.
-    async with open_lab(default_fleet(), https_port=0, http_port=0, reboot_downtime=0.3) as running:
+    async with open_lab(default_fleet(), block=private_block(), https_port=0, http_port=0,
+                        reboot_downtime=0.3) as running:
         yield running
+
+
+async def wait_online(device: Device, *, boots_at_least: int = 0, timeout: float = 10) -> None:
+    """Wait, bounded, until the device is back (and has booted that often); a failed reboot
+    (device.errors) fails at once with its reason instead of running into the timeout."""
+    with trio.fail_after(timeout):
+        while device.boot_count < boots_at_least or not device.online:
+            assert not device.errors, device.errors
+            await trio.sleep(0.02)
 
 
 def first(lab: Lab, *, personality: str | None = None, scenario: str = "healthy") -> Device:

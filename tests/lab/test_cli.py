@@ -17,7 +17,7 @@ import trio
 from camscan.lab import Lab
 from camscan.lab.control import ControlAPI
 from camscan.reports.json_report import load_schema
-from tests.lab.conftest import first, observe, san_ips
+from tests.lab.conftest import first, observe, san_ips, wait_online
 
 CAMSCAN = [sys.executable, "-m", "camscan"]
 
@@ -38,8 +38,7 @@ async def test_control_api_drives_devices(lab: Lab) -> None:
                 assert (
                     await http.post(f"/devices/{device.name}/reboot", json={"downtime": 0.1})
                 ).status_code == 200
-                while device.boot_count < 2 or not device.online:
-                    await trio.sleep(0.02)
+                await wait_online(device, boots_at_least=2)
                 assert san_ips((await observe(device)).leaf) == [device.ip]
                 clock = await http.post(
                     f"/devices/{device.name}/set-clock", json={"utc": "1970-01-01T00:00:00Z"}
@@ -53,8 +52,7 @@ async def test_control_api_drives_devices(lab: Lab) -> None:
                 assert (await http.post("/devices/nobody/reboot")).status_code == 404
                 reset = await http.post(f"/devices/{device.name}/factory-reset", json={"downtime": 0})
                 assert reset.status_code == 200
-                while device.boot_count < 3 or not device.online:
-                    await trio.sleep(0.02)
+                await wait_online(device, boots_at_least=3)
         nursery.cancel_scope.cancel()
 
 

@@ -19,7 +19,7 @@ from camscan.lab.certs import previous_address
 from camscan.lab.firmware import CertificateRejected
 from camscan.model import FailureKind, ProbeFailure
 from camscan.scanner.tls_probe import ProbeSettings, probe
-from tests.lab.conftest import first, observe, san_ips
+from tests.lab.conftest import first, observe, san_ips, wait_online
 
 
 async def test_ip_change_keeps_the_stale_certificate_until_reboot(lab: Lab) -> None:
@@ -59,8 +59,7 @@ async def test_reboot_over_the_api_drops_the_listener_for_the_downtime(lab: Lab)
             await trio.sleep(0.01)
         down = await probe(device.endpoint, ProbeSettings(connect_timeout=1, http_facts=False))
         assert isinstance(down, ProbeFailure) and down.kind is FailureKind.REFUSED
-        while not device.online:
-            await trio.sleep(0.02)
+    await wait_online(device, boots_at_least=2, timeout=5)
     after = await observe(device)
     # An uploaded (commissioned) certificate survives the reboot (seed 001, Q2).
     assert after.chain_der == before.chain_der
@@ -191,11 +190,12 @@ async def test_prewarm_makes_every_context_up_front(lab: Lab) -> None:
 
 async def test_hostile_clients_do_not_stall_a_device(lab: Lab) -> None:
     device = first(lab, personality="axis")
-    silent = [await trio.open_tcp_stream(device.ip, device.https_port) for _ in range(5)]
-    garbage = await trio.open_tcp_stream(device.ip, device.https_port)
-    await garbage.send_all(b"GET / HTTP/1.1\r\n\r\n" + bytes(range(256)) * 8)
-    plain = await trio.open_tcp_stream(device.ip, device.http_port)
-    await plain.send_all(b"\x16\x03\x01garbage that is not HTTP\r\n\r\n")
+    with trio.fail_after(10):
+        silent = [await trio.open_tcp_stream(device.ip, device.https_port) for _ in range(5)]
+        garbage = await trio.open_tcp_stream(device.ip, device.https_port)
+        await garbage.send_all(b"GET / HTTP/1.1\r\n\r\n" + bytes(range(256)) * 8)
+        plain = await trio.open_tcp_stream(device.ip, device.http_port)
+        await plain.send_all(b"\x16\x03\x01garbage that is not HTTP\r\n\r\n")
     with trio.fail_after(5):
         assert b"400" in await plain.receive_some(4096)
     await observe(device)  # still answers while the others hang
@@ -235,7 +235,9 @@ async def test_camscan_scan_flags_the_stale_certificate_until_reboot(lab: Lab) -
         return {f.rule_id for f in audit.findings}
 
     assert "CS105" not in await rules_fired()
-    await device.change_ip(lab.allocate_address())
+    with trio.fail_after(10):
+        await device.change_ip(lab.allocate_address())
     assert "CS105" in await rules_fired()  # the certificate still names the old address
-    await device.reboot()
+    with trio.fail_after(10):
+        await device.reboot()
     assert "CS105" not in await rules_fired()

@@ -18,16 +18,14 @@ from camscan import certinfo, pki
 from camscan.lab import Lab
 from camscan.lab.device import Device
 from camscan.lab.personalities.xmlutil import find_local, parse, text_local
-from tests.lab.conftest import client, first, observe, san_ips
+from tests.lab.conftest import client, first, observe, san_ips, wait_online
 from tests.lab.wsse import envelope, security_header
 
 SOAP = "application/soap+xml; charset=utf-8"
 
 
 async def wait_rebooted(device: Device, boots_before: int) -> None:
-    with trio.fail_after(10):
-        while device.boot_count == boots_before or not device.online:
-            await trio.sleep(0.02)
+    await wait_online(device, boots_at_least=boots_before + 1)
 
 
 @pytest.mark.parametrize("personality", ["onvif", "hikvision", "axis", "dahua"])

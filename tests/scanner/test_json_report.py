@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -88,8 +89,7 @@ async def test_real_scan_validates_against_the_schema(
     # Findings sit on their endpoint: the test server's Date is years behind (clock skew).
     expected = {f.rule_id for f in real_audit.findings if f.endpoint.address == observed["address"]}
     assert {f["rule_id"] for f in observed["findings"]} == expected
-    if get_rule("CS302") is not None:
-        assert "CS302" in expected
+    assert get_rule("CS302") is not None and "CS302" in expected
     assert sum(len(e["findings"]) for e in endpoints) == document["summary"]["findings"]
 
 
@@ -165,8 +165,44 @@ def test_write_json_atomic_and_stdout(tmp_path: Path, capsys: pytest.CaptureFixt
     assert json.loads(capsys.readouterr().out)["schema_version"] == "1.0"
     with pytest.raises(CamscanError, match="cannot write JSON report"):
         write_json(audit, str(tmp_path / "missing-dir" / "r.json"))
-    if os.geteuid() != 0:  # root may write anywhere
-        locked = tmp_path / "locked"
-        locked.mkdir(mode=0o500)
-        with pytest.raises(CamscanError):
-            write_json(audit, str(locked / "r.json"))
+    # A parent that is a file: refused for root too (a read-only directory would not be).
+    with pytest.raises(CamscanError, match="cannot write JSON report"):
+        write_json(audit, str(target / "r.json"))
+    assert json.loads(target.read_text())["summary"]["endpoints"] == 0
+
+
+_CRASH_MID_WRITE = """
+import datetime as dt, resource, signal, sys
+from camscan.errors import CamscanError
+from camscan.model import AuditResult, Endpoint, Observation, ScanParameters, ScanResult
+from camscan.pki import make_leaf
+from camscan.reports.json_report import write_json
+
+now = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+leaf = make_leaf(None, ips=["127.0.0.1"]).cert_der
+observations = tuple(Observation(Endpoint(f"127.0.1.{i}", 443), (leaf,), "TLSv1.3", "x", now)
+                     for i in range(1, 60))
+scan = ScanResult(ScanParameters(("127.0.1.0/26",), (443,)), now, now, observations, ())
+audit = AuditResult(scan, (), now)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+# The disk "fills up" after 4 KiB: the streamed report (tens of KiB) fails part way through.
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+try:
+    write_json(audit, sys.argv[1])
+except CamscanError as exc:
+    print(exc)
+    sys.exit(3)
+"""
+
+
+def test_write_json_that_fails_mid_write_keeps_the_old_report(tmp_path: Path) -> None:
+    target = tmp_path / "report.json"
+    target.write_text('{"previous": true}\n')
+    proc = subprocess.run(
+        [sys.executable, "-c", _CRASH_MID_WRITE, str(target)],
+        capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2], check=False,
+    )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert proc.stdout.startswith(f"cannot write JSON report {str(target)!r}: File too large")
+    assert target.read_text() == '{"previous": true}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # the temporary file is gone

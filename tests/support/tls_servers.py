@@ -22,8 +22,9 @@ import struct
 import tempfile
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import h11
 import trio
@@ -114,19 +115,21 @@ async def _fail_handshake_with_alert(stream: trio.SocketStream, ctx: ssl.SSLCont
     fails (trio.SSLStream drops it, and a real device would send it)."""
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     obj = ctx.wrap_bio(incoming, outgoing, server_side=True)
-    while True:
-        try:
-            obj.do_handshake()
-            return
-        except ssl.SSLWantReadError:
-            await stream.send_all(outgoing.read())
-            data = await stream.receive_some(65536)
-            if not data:
+    # Bounded: a client that stops mid-handshake must not keep this connection open forever.
+    with trio.move_on_after(10):
+        for _ in range(64):  # a handshake takes a handful of round trips
+            try:
+                obj.do_handshake()
                 return
-            incoming.write(data)
-        except ssl.SSLError:
-            await stream.send_all(outgoing.read())
-            return
+            except ssl.SSLWantReadError:
+                await stream.send_all(outgoing.read())
+                data = await stream.receive_some(65536)
+                if not data:
+                    return
+                incoming.write(data)
+            except ssl.SSLError:
+                await stream.send_all(outgoing.read())
+                return
 
 
 async def _handle(stream: trio.SocketStream, spec: ServerSpec, ctx: ssl.SSLContext | None) -> None:
@@ -217,29 +220,52 @@ def serve_in_thread(
     servers: Sequence[tuple[ServerSpec, str]],
 ) -> Iterator[list[tuple[str, int]]]:
     """Run servers in their own trio loop on a thread, for sync code (CLI tests, benchmarks)."""
-    ready: queue.Queue[tuple[list[tuple[str, int]], trio.lowlevel.TrioToken] | BaseException] = (
+    with run_in_thread(_serve_all, servers) as addresses:
+        yield addresses
+
+
+async def _serve_all(
+    servers: Sequence[tuple[ServerSpec, str]],
+    *,
+    task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        task_status.started([await nursery.start(serve, spec, host) for spec, host in servers])
+
+
+@contextlib.contextmanager
+def run_in_thread(
+    start: Callable[..., Awaitable[object]], *args: object, startup_timeout: float = 60
+) -> Iterator[Any]:
+    """Run `await start(*args, task_status=...)` in its own trio loop on a thread and yield what
+    it reports to task_status; on exit, cancel it through the loop's token (no polling) and
+    join the thread. An error before start-up is raised here, not lost in the thread."""
+    ready: queue.Queue[tuple[Any, trio.lowlevel.TrioToken, trio.CancelScope] | BaseException] = (
         queue.Queue()
     )
-    stop = threading.Event()
 
     async def main() -> None:
         try:
-            async with trio.open_nursery() as nursery:
-                addresses = [await nursery.start(serve, spec, host) for spec, host in servers]
-                ready.put((addresses, trio.lowlevel.current_trio_token()))
-                while not stop.is_set():
-                    await trio.sleep(0.05)
-                nursery.cancel_scope.cancel()
-        except BaseException as exc:  # reported to the caller, not lost in the thread
+            with trio.CancelScope() as scope:
+                async with trio.open_nursery() as nursery:
+                    value = await nursery.start(start, *args)
+                    ready.put((value, trio.lowlevel.current_trio_token(), scope))
+        except BaseException as exc:
             ready.put(exc)
 
     thread = threading.Thread(target=trio.run, args=(main,), daemon=True)
     thread.start()
-    item = ready.get(timeout=30)
+    item = ready.get(timeout=startup_timeout)
     if isinstance(item, BaseException):
         raise item
+    value, token, scope = item
     try:
-        yield item[0]
+        yield value
     finally:
-        stop.set()
-        thread.join(timeout=10)
+        with contextlib.suppress(trio.RunFinishedError):
+            trio.from_thread.run_sync(scope.cancel, trio_token=token)
+        thread.join(timeout=30)
+    assert not thread.is_alive(), "the server thread did not stop within 30 s"
+    late = None if ready.empty() else ready.get_nowait()
+    if isinstance(late, BaseException):  # the servers crashed while the test ran: say so
+        raise late
