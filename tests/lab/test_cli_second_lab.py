@@ -38,10 +38,12 @@ async def test_a_refused_second_lab_keeps_the_first_labs_files(tmp_path: Path) -
         files = {name: (tmp_path / name).read_bytes()
                  for name in ("site-ca.pem", "firmware-cas.pem", "inventory.json")}
 
-        second = await trio.run_process(
-            [*CAMSCAN, "--block", "127.51.0.0/24", "--control-port", control, "--out", str(tmp_path)],
-            capture_stdout=True, capture_stderr=True, check=False,
-        )
+        # Bounded: if the refusal regresses, the second lab would run until killed.
+        with trio.fail_after(30):
+            second = await trio.run_process(
+                [*CAMSCAN, "--block", "127.51.0.0/24", "--control-port", control, "--out", str(tmp_path)],
+                capture_stdout=True, capture_stderr=True, check=False,
+            )
         err = second.stderr.decode()
         assert second.returncode == 2, err
         assert err.startswith(f"camscan: error: --control-port {control}: ") and err.count("\n") == 1
