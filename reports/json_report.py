@@ -6,21 +6,18 @@ times. Every device string is data here; consumers escape it where they render i
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import json
-import os
 import socket
 import ssl
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 from camscan import __version__
+from camscan.atomic import AtomicFile
 from camscan.errors import CamscanError
 from camscan.model import (
     SCHEMA_VERSION,
@@ -214,23 +211,6 @@ def dumps(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def _write_stream_atomic(path: Path, chunks: Iterable[str]) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-
-
 def write_json(audit: AuditResult, path: str) -> None:
     """`-` writes to stdout; a path is written atomically (never half a report)."""
     if path == "-":
@@ -239,6 +219,8 @@ def write_json(audit: AuditResult, path: str) -> None:
         sys.stdout.flush()
         return
     try:
-        _write_stream_atomic(Path(path), iter_json(audit))
+        with AtomicFile(path) as report:
+            for chunk in iter_json(audit):
+                report.write_text(chunk)
     except OSError as exc:
         raise CamscanError(f"cannot write JSON report {path!r}: {exc.strerror or exc}") from exc

@@ -20,15 +20,12 @@ so a crash or an interrupt leaves the previous file whole; "-" streams to stdout
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from camscan.atomic import AtomicFile
 from camscan.model import (
     SCHEMA_VERSION,
     AuditContext,
@@ -139,23 +136,16 @@ class JsonlStream:
         self.target = target
         self._judge = judge
         self._streamed: dict[Endpoint, list[Finding]] = {}
-        self._tmp_name: str | None = None
-        self._handle: IO[str]
+        self._file: AtomicFile | None = None
         self._closed = False
         if target == "-":
-            self._handle = sys.stdout
             return
-        path = Path(target)
-        directory = path.parent if str(path.parent) else Path(".")
         try:
-            fd, self._tmp_name = tempfile.mkstemp(
-                prefix=f".{path.name}.", suffix=".tmp", dir=directory
-            )
+            self._file = AtomicFile(target)
         except OSError as exc:
             from camscan.errors import UsageError
 
             raise UsageError(f"--jsonl {target}: cannot write there ({exc.strerror})") from exc
-        self._handle = os.fdopen(fd, "w", encoding="utf-8")
 
     def __call__(self, result: ProbeResult) -> None:
         if self._closed or result.endpoint in self._streamed:
@@ -167,8 +157,14 @@ class JsonlStream:
         self._write(endpoint_line(result, findings))
 
     def _write(self, record: dict[str, Any]) -> None:
-        self._handle.write(_dumps(record) + "\n")
-        self._handle.flush()
+        line = _dumps(record) + "\n"
+        if self._file is None:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+        else:
+            # Flushed per line so a reader tailing the temporary file sees progress.
+            self._file.write_text(line)
+            self._file.handle.flush()
 
     @property
     def streamed_endpoints(self) -> frozenset[Endpoint]:
@@ -196,27 +192,9 @@ class JsonlStream:
         if self._closed:
             return
         self._closed = True
-        if self._tmp_name is None:
-            self._handle.flush()
-            return
-        try:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-            self._handle.close()
-            if commit:
-                os.chmod(self._tmp_name, 0o644)
-                os.replace(self._tmp_name, self.target)
-                return
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(self._tmp_name)
-            raise
-        with contextlib.suppress(OSError):
-            os.unlink(self._tmp_name)
-
-    def __del__(self) -> None:
-        # A stream never finished (a crash): leave the previous report, not a stray temp file.
-        if not getattr(self, "_closed", True) and self._tmp_name is not None:
-            with contextlib.suppress(Exception):
-                self._handle.close()
-                os.unlink(self._tmp_name)
+        if self._file is None:
+            sys.stdout.flush()
+        elif commit:
+            self._file.commit()
+        else:
+            self._file.abort()

@@ -1,4 +1,9 @@
-"""Atomic file writes: a crash mid-write never leaves half a file over a good one."""
+"""Atomic file writes: a crash mid-write never leaves half a file over a good one.
+
+Every report camscan writes goes through AtomicFile: a temporary file beside the target,
+fsync, then a rename over the target. Until the rename the previous file is untouched; a
+write abandoned part way (an exception, Ctrl-C, SIGTERM) removes its temporary file.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +11,81 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
+from typing import IO
+
+
+class AtomicFile:
+    """A file that replaces `path` only when committed. Text goes through write_text().
+
+    Use as a context manager (commit on success, abort on any exception), or call
+    commit()/abort() yourself when the writing spans callbacks (a streamed report).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, mode: int = 0o644) -> None:
+        self.path = Path(path)
+        self._mode = mode
+        directory = self.path.parent if str(self.path.parent) else Path(".")
+        fd, self._tmp_name = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".tmp", dir=directory
+        )
+        self.handle: IO[bytes] = os.fdopen(fd, "wb")
+        self._done = False
+
+    def write(self, data: bytes) -> None:
+        self.handle.write(data)
+
+    def write_text(self, text: str) -> None:
+        self.handle.write(text.encode("utf-8"))
+
+    def commit(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+            self.handle.close()
+            os.chmod(self._tmp_name, self._mode)
+            os.replace(self._tmp_name, self.path)
+        except BaseException:
+            self._discard()
+            raise
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._discard()
+
+    def _discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self.handle.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self._tmp_name)
+
+    def __enter__(self) -> AtomicFile:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+    def __del__(self) -> None:
+        # Never committed nor aborted (the writer crashed): leave the previous file alone and
+        # no stray temporary file beside it.
+        if not getattr(self, "_done", True):
+            self.abort()
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> None:
     """Write `data` to a temporary file beside `path`, fsync it, then rename it over `path`."""
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
+    with AtomicFile(path, mode=mode) as atomic:
+        atomic.write(data)
 
 
 def write_text_atomic(
     path: str | os.PathLike[str], text: str, *, mode: int = 0o644, encoding: str = "utf-8"
 ) -> None:
     write_bytes_atomic(path, text.encode(encoding), mode=mode)
-
-
-def write_secret_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Private keys and PKCS#12 files: never readable by group or others, not even briefly."""
-    write_bytes_atomic(path, data, mode=0o600)

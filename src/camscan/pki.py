@@ -2,7 +2,7 @@
 
 One small, explicit API over cryptography's builders, after x509-limbo's root_ca() /
 intermediate_ca() / leaf_cert(). Everything is in memory; writing files is the caller's job
-(use camscan.atomic.write_secret_atomic for keys).
+(write key files with camscan.atomic.write_bytes_atomic(path, data, mode=0o600)).
 """
 
 from __future__ import annotations
