@@ -233,7 +233,10 @@ class Device:
         try:
             await self.reboot(downtime)
         except OSError as exc:
+            # Its address was taken while it was down (another lab on the same block): it stays
+            # offline, so say so where the person running the lab will see it.
             self.errors.append(f"reboot failed: {exc}")
+            print(f"camscan lab: {self.name}: did not come back after a reboot: {exc}", file=sys.stderr)
 
     async def factory_reset(self, downtime: float | None = None) -> None:
         """Delete uploaded certificates and on-device keys, reset the clock, reboot."""
