@@ -15,7 +15,7 @@ import trio
 from camscan.cli import main
 from camscan.lab import DeviceSpec, Fleet, Lab, LabSettings
 from camscan.reports.history import HistoryStore
-from tests.support.lab_thread import lab_in_thread, random_block
+from tests.support.lab_thread import lab_audit_config, lab_in_thread, random_block
 from tests.support.tls_servers import unused_port
 
 BLOCK = random_block(98)
@@ -24,27 +24,7 @@ FIRST, LAST = f"{_NET}.1", f"{_NET}.20"  # the lab hands out addresses from the 
 
 
 def write_config(tmp_path: Path, lab: Lab, port: int) -> Path:
-    bundles = lab.write_bundles(tmp_path)
-    config = tmp_path / "camscan.toml"
-    config.write_text(
-        f"""
-[scan]
-targets = ["{FIRST}-{LAST}"]
-ports = [{port}]
-connect_timeout = 1.0
-handshake_timeout = 5.0
-legacy_probe = false
-
-[trust]
-mode = "site"
-ca_bundles = ["{bundles["site"]}"]
-offline = true
-
-[outputs]
-json = "report.json"
-"""
-    )
-    return config
+    return lab_audit_config(tmp_path, lab, port, FIRST, LAST)
 
 
 def report(tmp_path: Path) -> dict[str, dict[str, Any]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Iterator
+from pathlib import Path
 
 import trio
 
@@ -36,3 +37,29 @@ def lab_in_thread(fleet: Fleet) -> Iterator[Started]:
     ..., trio_token=token)); stop it on exit."""
     with run_in_thread(_run_lab, fleet) as started:
         yield started
+
+
+def lab_audit_config(tmp_path: Path, lab: Lab, port: int, first: str, last: str) -> Path:
+    """An audit config that scans the lab's addresses first..last on `port`, trusting the lab's
+    site CA alone, offline, with the JSON report in tmp_path/report.json."""
+    bundles = lab.write_bundles(tmp_path)
+    config = tmp_path / "camscan.toml"
+    config.write_text(
+        f"""
+[scan]
+targets = ["{first}-{last}"]
+ports = [{port}]
+connect_timeout = 1.0
+handshake_timeout = 5.0
+legacy_probe = false
+
+[trust]
+mode = "site"
+ca_bundles = ["{bundles["site"]}"]
+offline = true
+
+[outputs]
+json = "report.json"
+"""
+    )
+    return config
