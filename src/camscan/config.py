@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from camscan.errors import UsageError
+from camscan.rules.options import TRUST_MODES
 
 SEVERITIES = ("notice", "warning", "error")
-TRUST_MODES = ("public", "site")
 OUTPUT_KINDS = ("json", "jsonl", "html", "csv", "junit", "prometheus")
 DEFAULT_HISTORY_NAME = "camscan-history.sqlite"
 
@@ -315,10 +315,8 @@ def _ports_spec(reader: _Reader) -> str:
         spec = ",".join(str(v) for v in value)
     else:
         raise reader._bad("ports", 'a port spec string ("443,8443", "cameras") or a list of integers', value)
-    try:
-        from camscan.scanner.targets import parse_ports
-    except ImportError:  # the scanner is optional at config-load time (tests of the config alone)
-        return spec
+    from camscan.scanner.targets import parse_ports
+
     try:
         parse_ports(spec)
     except UsageError as exc:
@@ -328,10 +326,8 @@ def _ports_spec(reader: _Reader) -> str:
 
 def _validate_targets(reader: _Reader, scan: ScanSection) -> None:
     """Parse the targets now (parse_targets validates eagerly), so a typo fails at load time."""
-    try:
-        from camscan.scanner.targets import parse_ports, parse_targets
-    except ImportError:
-        return
+    from camscan.scanner.targets import parse_ports, parse_targets
+
     ports = parse_ports(scan.ports)
     try:
         parse_targets(scan.targets, ports=ports, allow_large=scan.allow_large)
