@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from camscan.model import Endpoint
-from camscan.reports.history import EndpointRecord, FindingRecord, RunSnapshot, normalize_mac
+from camscan.model import Endpoint, canonical_mac
+from camscan.reports.history import EndpointRecord, FindingRecord, RunSnapshot
 from camscan.termtext import sanitize
 
 
@@ -150,7 +150,7 @@ def _finding_delta(ours: Iterable[FindingRecord], theirs: Iterable[FindingRecord
 def _identities(record: EndpointRecord) -> list[tuple[str, str]]:
     """Strongest first: a MAC or serial names a device; a key or certificate only suggests one."""
     found = []
-    mac = normalize_mac(record.identity.mac)
+    mac = canonical_mac(record.identity.mac)
     if mac:
         found.append(("mac", mac))
     if record.identity.serial:

@@ -36,6 +36,7 @@ from camscan.model import (
     HistoryFact,
     Observation,
     ProbeFailure,
+    canonical_mac,
 )
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -108,16 +109,6 @@ def _iso(moment: datetime) -> str:
 
 def _parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def normalize_mac(mac: str | None) -> str | None:
-    """ "AC-CC-8E-01-02-03" and "accc8e010203" both become "ac:cc:8e:01:02:03"."""
-    if not mac:
-        return None
-    digits = "".join(c for c in mac.lower() if c in "0123456789abcdef")
-    if len(digits) != 12:
-        return mac.strip().lower() or None
-    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
 
 
 @dataclass(frozen=True)
@@ -413,7 +404,7 @@ class HistoryStore:
                 spki,
                 subject,
                 not_after,
-                normalize_mac(ident.mac),
+                canonical_mac(ident.mac),
                 ident.serial,
                 ident.vendor,
                 ident.model,

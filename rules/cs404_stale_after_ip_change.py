@@ -37,13 +37,21 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from camscan import certinfo
-from camscan.model import AuditContext, Endpoint, HistoryFact, Observation, Rule, Severity, Violation
+from camscan.model import (
+    AuditContext,
+    Endpoint,
+    HistoryFact,
+    Observation,
+    Rule,
+    Severity,
+    Violation,
+    canonical_mac,
+)
 from camscan.rules.profile_helpers import (
     groups_by,
     ip_names,
     iso,
     leaf_of,
-    normalize_mac,
     presented,
     same_address,
 )
@@ -54,8 +62,8 @@ class _HistoryIndex:
     def __init__(self, facts: Sequence[HistoryFact]) -> None:
         self.by: dict[tuple[str, str], list[HistoryFact]] = {}
         for fact in facts:
-            if fact.mac:
-                self.by.setdefault(("mac", normalize_mac(fact.mac)), []).append(fact)
+            if mac := canonical_mac(fact.mac):
+                self.by.setdefault(("mac", mac), []).append(fact)
             if fact.serial:
                 self.by.setdefault(("serial", fact.serial.strip().upper()), []).append(fact)
             self.by.setdefault(("key", fact.spki_sha256), []).append(fact)
@@ -73,8 +81,8 @@ def _history_evidence(
     shared_keys: set[str],
 ) -> list[dict[str, Any]]:
     lookups: list[tuple[str, str]] = []
-    if obs.identity.mac:
-        lookups.append(("mac", normalize_mac(obs.identity.mac)))
+    if mac := canonical_mac(obs.identity.mac):
+        lookups.append(("mac", mac))
     if obs.identity.serial:
         lookups.append(("serial", obs.identity.serial.strip().upper()))
     if spki not in shared_keys:

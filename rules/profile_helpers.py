@@ -17,7 +17,7 @@ from cryptography import x509
 
 from camscan import certinfo
 from camscan.certinfo import is_self_signed
-from camscan.model import Endpoint, Observation
+from camscan.model import Endpoint, Observation, canonical_mac
 
 ExtensionT = TypeVar("ExtensionT", bound=x509.ExtensionType)
 
@@ -127,7 +127,7 @@ def device_of(observations: Sequence[Observation]) -> dict[Endpoint, object]:
         node = ("endpoint", obs.endpoint)
         uf.union(node, ("address", _norm_address(obs.endpoint.address)))
         if obs.identity.mac:
-            uf.union(node, ("mac", normalize_mac(obs.identity.mac)))
+            uf.union(node, ("mac", canonical_mac(obs.identity.mac)))
         if obs.identity.serial:
             uf.union(node, ("serial", obs.identity.serial.strip().upper()))
     return {obs.endpoint: uf.find(("endpoint", obs.endpoint)) for obs in observations}
@@ -138,11 +138,6 @@ def _norm_address(address: str) -> str:
         return str(ipaddress.ip_address(address))
     except ValueError:
         return address
-
-
-def normalize_mac(mac: str) -> str:
-    digits = "".join(ch for ch in mac.lower() if ch in "0123456789abcdef")
-    return digits if len(digits) == 12 else mac.strip().lower()
 
 
 def listed(endpoints: Sequence[Endpoint], exclude: Endpoint | None = None) -> list[str]:

@@ -110,6 +110,17 @@ class DeviceIdentity:
     firmware: str | None = None
 
 
+def canonical_mac(mac: str | None) -> str | None:
+    """One spelling per MAC for comparisons: "AC-CC-8E-01-02-03" and "accc8e010203" both become
+    "ac:cc:8e:01:02:03"; text that is not 12 hex digits is kept, trimmed and lower-cased."""
+    if not mac:
+        return None
+    digits = "".join(c for c in mac.lower() if c in "0123456789abcdef")
+    if len(digits) != 12:
+        return mac.strip().lower() or None
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+
+
 @dataclass(frozen=True)
 class Observation:
     """What one HTTPS endpoint presented, recorded permissively: judged later by the rules."""
