@@ -27,6 +27,7 @@ RULE_MODULES: tuple[str, ...] = (
     "cs109_long_validity",
     "cs110_x509_v1",
     "cs111_self_signed_leaf",
+    "cs112_serial_number",
     "cs120_expired",
     "cs121_expiring_soon",
     "cs122_not_yet_valid",

@@ -50,7 +50,7 @@ REASON_RULES: dict[str, frozenset[str]] = {
     "NOT_V3": frozenset({"CS110", "CS204"}),
     "NAME_CONSTRAINTS": frozenset({"CS204"}),
     "KEY_IDENTIFIER": frozenset({"CS204"}),
-    "BAD_SERIAL": frozenset({"CS204"}),
+    "BAD_SERIAL": frozenset({"CS204", "CS112"}),
     "EMPTY_NAME": frozenset({"CS204"}),
     "UNKNOWN_CRITICAL_EXTENSION": frozenset({"CS204"}),
     "BASIC_CONSTRAINTS_NOT_CRITICAL": frozenset({"CS204"}),
