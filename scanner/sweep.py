@@ -1,4 +1,4 @@
-"""The sweep: one nursery, a producer feeding a bounded channel, a fixed pool of workers.
+"""The sweep: one nursery, a fixed pool of workers taking the endpoints in order.
 
 Limits: `concurrency` workers in all (so at most that many connections at once), at most
 `per_host` connections to any one address (cameras are fragile), an optional `rate` of new
@@ -75,44 +75,50 @@ class SweepOptions:
 
 
 class _HostLimits:
-    """One CapacityLimiter per address, dropped when idle so a /16 leaves nothing behind."""
+    """At most `per_host` slots per address, handed on in FIFO order; idle addresses leave no state.
+
+    A sweep of a /16 acquires 65,534 addresses once each, so the common case is a dict update;
+    a trio ParkingLot exists only for an address someone is waiting on. A released slot goes
+    straight to the longest waiter (as trio.CapacityLimiter does), so a newcomer cannot take it.
+    """
 
     def __init__(self, per_host: int) -> None:
         self._per_host = per_host
-        self._limiters: dict[str, tuple[trio.CapacityLimiter, int]] = {}
+        self._busy: dict[str, int] = {}  # slots held, per address
+        self._waiting: dict[str, trio.lowlevel.ParkingLot] = {}
 
-    async def acquire(self, address: str) -> trio.CapacityLimiter:
-        limiter, users = self._limiters.get(address, (None, 0))
-        if limiter is None:
-            limiter = trio.CapacityLimiter(self._per_host)
-        self._limiters[address] = (limiter, users + 1)
+    async def acquire(self, address: str) -> None:
+        busy = self._busy.get(address, 0)
+        if busy < self._per_host:
+            self._busy[address] = busy + 1
+            return
+        lot = self._waiting.get(address)
+        if lot is None:
+            lot = self._waiting[address] = trio.lowlevel.ParkingLot()
         try:
-            # Uncontended (the common case in a sweep): no extra trip through the scheduler.
-            limiter.acquire_nowait()
-        except trio.WouldBlock:
-            pass
-        else:
-            return limiter
-        try:
-            await limiter.acquire()
+            # release() hands its slot over before waking us: `busy` already counts it.
+            await lot.park()
         except BaseException:
-            self._release_user(address)
+            # Cancelled while parked: no slot was handed to this task.
+            if not lot:
+                del self._waiting[address]
             raise
-        return limiter
 
-    def release(self, address: str, limiter: trio.CapacityLimiter) -> None:
-        limiter.release()
-        self._release_user(address)
-
-    def _release_user(self, address: str) -> None:
-        limiter, users = self._limiters[address]
-        if users <= 1:
-            del self._limiters[address]
+    def release(self, address: str) -> None:
+        lot = self._waiting.get(address)
+        if lot:
+            lot.unpark()
+            if not lot:
+                del self._waiting[address]
+            return
+        busy = self._busy[address] - 1
+        if busy:
+            self._busy[address] = busy
         else:
-            self._limiters[address] = (limiter, users - 1)
+            del self._busy[address]
 
     def __len__(self) -> int:
-        return len(self._limiters)
+        return len(self._busy)
 
 
 class _Pacer:
@@ -164,31 +170,24 @@ async def _resolve(name: str, port: int, timeout: float) -> list[str] | ProbeFai
     )
 
 
-async def expand(
-    endpoints: Iterable[Endpoint], options: SweepOptions
+async def resolve_names(
+    targets: TargetSet, options: SweepOptions
 ) -> AsyncIterator[Endpoint | ProbeFailure]:
-    """Endpoints to probe; for a TargetSet also its host names, resolved (failures as data)."""
-    count = 0
-    for endpoint in endpoints:
-        yield endpoint
-        count += 1
-        if count % 512 == 0:
-            await trio.lowlevel.checkpoint()  # let workers run while a /16 is fed
-    if isinstance(endpoints, TargetSet):
-        seen: set[Endpoint] = set()
-        for host in endpoints.hostnames:
-            for port in host.ports:
-                if endpoints.exclusions.excludes_name(host.name, port):
-                    continue
-                resolved = await _resolve(host.name, port, options.resolve_timeout)
-                if isinstance(resolved, ProbeFailure):
-                    yield resolved
-                    continue
-                for address in resolved:
-                    endpoint = Endpoint(address, port, server_name=host.name)
-                    if endpoint not in seen and not endpoints.exclusions.excludes(endpoint):
-                        seen.add(endpoint)
-                        yield endpoint
+    """The endpoints of a TargetSet's host names, resolved one name at a time (failures as data)."""
+    seen: set[Endpoint] = set()
+    for host in targets.hostnames:
+        for port in host.ports:
+            if targets.exclusions.excludes_name(host.name, port):
+                continue
+            resolved = await _resolve(host.name, port, options.resolve_timeout)
+            if isinstance(resolved, ProbeFailure):
+                yield resolved
+                continue
+            for address in resolved:
+                endpoint = Endpoint(address, port, server_name=host.name)
+                if endpoint not in seen and not targets.exclusions.excludes(endpoint):
+                    seen.add(endpoint)
+                    yield endpoint
 
 
 async def sweep(
@@ -197,7 +196,13 @@ async def sweep(
     *,
     on_result: ResultCallback | None = None,
 ) -> tuple[list[Observation], list[ProbeFailure]]:
-    """Probe every endpoint under the limits; return observations and failures (unsorted)."""
+    """Probe every endpoint under the limits; return observations and failures (unsorted).
+
+    Workers take address endpoints straight from one shared iterator, in its order (for a
+    TargetSet that yields addresses only, lazily); a /16 of refusals then costs no task
+    hand-off per endpoint. Host names are resolved once the addresses have all been taken,
+    one at a time, and their endpoints reach the workers through a channel.
+    """
     observations: list[Observation] = []
     failures: list[ProbeFailure] = []
     hosts = _HostLimits(options.per_host)
@@ -218,7 +223,8 @@ async def sweep(
             on_result(result)
 
     async def probe_one(endpoint: Endpoint) -> ProbeResult:
-        limiter = await hosts.acquire(endpoint.address)
+        address = endpoint.address
+        await hosts.acquire(address)
         try:
             await pacer.wait()
             result = await probe(endpoint, settings)
@@ -228,11 +234,11 @@ async def sweep(
                 connected = trio.current_time()
                 identity = await identities.identity(result, connected)
                 result = dataclasses.replace(result, identity=identity)
-            if options.legacy_probe and isinstance(result, Observation):
-                result = dataclasses.replace(result, legacy_versions=await _legacy(endpoint))
+                if options.legacy_probe:
+                    result = dataclasses.replace(result, legacy_versions=await _legacy(endpoint))
             return result
         finally:
-            hosts.release(endpoint.address, limiter)
+            hosts.release(address)
 
     async def _legacy(endpoint: Endpoint) -> tuple[str, ...] | None:
         from camscan.scanner import legacy
@@ -252,22 +258,35 @@ async def sweep(
                 accepted.append(version)
         return tuple(accepted)
 
-    async def worker(receive: trio.MemoryReceiveChannel[Endpoint]) -> None:
-        async with receive:
-            async for endpoint in receive:
-                try:
-                    result = await probe_one(endpoint)
-                except Exception as exc:
-                    # A bug in a probe must not lose the endpoint or stop the sweep.
-                    result = ProbeFailure(
-                        endpoint, ProbeStage.CONNECT, FailureKind.ERROR,
-                        f"internal error: {type(exc).__name__}: {exc}"[:300], _now(),
-                    )
-                record(result)
+    async def run_one(endpoint: Endpoint) -> None:
+        try:
+            result = await probe_one(endpoint)
+        except Exception as exc:
+            # A bug in a probe must not lose the endpoint or stop the sweep.
+            result = ProbeFailure(
+                endpoint, ProbeStage.CONNECT, FailureKind.ERROR,
+                f"internal error: {type(exc).__name__}: {exc}"[:300], _now(),
+            )
+        record(result)
 
-    async def producer(send: trio.MemorySendChannel[Endpoint]) -> None:
+    addresses = iter(endpoints)  # shared: next() never awaits, so each endpoint goes to one worker
+    addresses_taken = trio.Event()
+
+    async def worker(names: trio.MemoryReceiveChannel[Endpoint]) -> None:
+        async with names:
+            for endpoint in addresses:
+                await run_one(endpoint)
+                # A refused connect can end without waiting for anything: yield here so that
+                # timeouts, live handshakes and Ctrl-C are served between endpoints.
+                await trio.lowlevel.checkpoint()
+            addresses_taken.set()
+            async for endpoint in names:
+                await run_one(endpoint)
+
+    async def name_producer(targets: TargetSet, send: trio.MemorySendChannel[Endpoint]) -> None:
         async with send:
-            async for item in expand(endpoints, options):
+            await addresses_taken.wait()
+            async for item in resolve_names(targets, options):
                 if isinstance(item, ProbeFailure):
                     record(item)
                 else:
@@ -275,7 +294,10 @@ async def sweep(
 
     send_channel, receive_channel = trio.open_memory_channel[Endpoint](options.concurrency)
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(producer, send_channel)
+        if isinstance(endpoints, TargetSet) and endpoints.hostnames:
+            nursery.start_soon(name_producer, endpoints, send_channel)
+        else:
+            send_channel.close()
         async with receive_channel:
             for _ in range(options.concurrency):
                 nursery.start_soon(worker, receive_channel.clone())

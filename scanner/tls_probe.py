@@ -129,24 +129,75 @@ def presented_chain(ssl_object: Any) -> tuple[bytes, ...]:
     return tuple(item if isinstance(item, bytes) else item.public_bytes(encoding_der) for item in raw)
 
 
+def _sockaddr(endpoint: Endpoint) -> tuple[int, tuple[Any, ...]]:
+    """The family and socket address of an IP endpoint, without any name lookup.
+
+    An IPv6 address may carry a zone (fe80::1%eth0): getaddrinfo with AI_NUMERICHOST turns
+    it into the scope id a plain (address, port) tuple would drop. A host name is a bug
+    here (sweep resolves names first) and must not become a blocking lookup on the event loop.
+    """
+    address = endpoint.address
+    if ":" in address:
+        info = socket.getaddrinfo(address, endpoint.port, socket.AF_INET6, socket.SOCK_STREAM, 0,
+                                  socket.AI_NUMERICHOST)
+        return socket.AF_INET6, info[0][4]
+    socket.inet_pton(socket.AF_INET, address)  # OSError for anything but a dotted quad
+    return socket.AF_INET, (address, endpoint.port)
+
+
+@cache
+def _connect_error(code: int) -> tuple[FailureKind, str]:
+    # One entry per errno seen: a /16 of refusals shares one kind and one detail string.
+    return classify_os_error(OSError(code, os.strerror(code))), sys.intern(os.strerror(code))
+
+
+def _connect_failure(endpoint: Endpoint, code: int) -> ProbeFailure:
+    kind, detail = _connect_error(code)
+    return ProbeFailure(endpoint, ProbeStage.CONNECT, kind, detail, _now())
+
+
 async def connect(endpoint: Endpoint, timeout: float) -> trio.SocketStream | ProbeFailure:
-    """A TCP connection to an IP endpoint, or the failure it ended in."""
-    family = socket.AF_INET6 if ":" in endpoint.address else socket.AF_INET
-    sock = trio.socket.socket(family, socket.SOCK_STREAM)
+    """A TCP connection to an IP endpoint, or the failure it ended in.
+
+    A plain nonblocking connect, the trio way (wait until writable, then read SO_ERROR), with
+    one shortcut that makes a sweep of refused addresses cheap: the kernel often knows the
+    answer before connect() returns (a local RST, an unreachable route), so SO_ERROR is read
+    once before registering with the event loop. Only a connection still pending waits, under
+    its own timeout.
+    """
+    family, sockaddr = _sockaddr(endpoint)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    waited = False
     try:
-        with trio.fail_after(timeout):
-            await sock.connect((endpoint.address, endpoint.port))
-    except trio.TooSlowError:
-        sock.close()
-        return _failure(endpoint, ProbeStage.CONNECT, FailureKind.TIMEOUT, f"no answer within {timeout:g}s")
-    except OSError as exc:
-        sock.close()
-        reason = sys.intern(os.strerror(exc.errno)) if exc.errno else str(exc)
-        return _failure(endpoint, ProbeStage.CONNECT, classify_os_error(exc), reason)
+        sock.setblocking(False)
+        code = sock.connect_ex(sockaddr)
+        if code == errno.EINPROGRESS:
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code == 0:
+                # Still pending (SO_ERROR is 0 both while connecting and once connected).
+                waited = True
+                with trio.CancelScope(deadline=trio.current_time() + timeout) as scope:
+                    await trio.lowlevel.wait_writable(sock)
+                if scope.cancelled_caught:
+                    _close(sock, waited)
+                    return _failure(endpoint, ProbeStage.CONNECT, FailureKind.TIMEOUT,
+                                    f"no answer within {timeout:g}s")
+                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            _close(sock, waited)
+            return _connect_failure(endpoint, code)
     except BaseException:
-        sock.close()
+        _close(sock, waited)
         raise
-    return trio.SocketStream(sock)
+    return trio.SocketStream(trio.socket.from_stdlib_socket(sock))
+
+
+def _close(sock: socket.socket, waited: bool) -> None:
+    # trio must forget an fd it waited on before the number can be reused (notify_closing);
+    # a socket it never saw needs no such step.
+    if waited:
+        trio.lowlevel.notify_closing(sock)
+    sock.close()
 
 
 async def aclose_quietly(stream: trio.abc.AsyncResource, timeout: float = 1.0) -> None:
