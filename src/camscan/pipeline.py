@@ -31,7 +31,8 @@ def sort_observations(observations: Iterable[Observation]) -> tuple[Observation,
 
 
 def sort_failures(failures: Iterable[ProbeFailure]) -> tuple[ProbeFailure, ...]:
-    return tuple(sorted(failures, key=lambda f: (endpoint_order(f.endpoint), f.stage.value, f.kind.value)))
+    # One flat key per failure (not a tuple holding a tuple): a /16 holds 65,534 of them at once.
+    return tuple(sorted(failures, key=lambda f: (*endpoint_order(f.endpoint), f.stage.value, f.kind.value)))
 
 
 async def run_scan(
