@@ -1,4 +1,4 @@
-"""The sweep: one nursery, a fixed pool of workers taking the endpoints in order.
+"""The sweep: one nursery, a producer feeding a bounded channel, a fixed pool of workers.
 
 Limits: `concurrency` workers in all (so at most that many connections at once), at most
 `per_host` connections to any one address (cameras are fragile), an optional `rate` of new
@@ -198,10 +198,8 @@ async def sweep(
 ) -> tuple[list[Observation], list[ProbeFailure]]:
     """Probe every endpoint under the limits; return observations and failures (unsorted).
 
-    Workers take address endpoints straight from one shared iterator, in its order (for a
-    TargetSet that yields addresses only, lazily); a /16 of refusals then costs no task
-    hand-off per endpoint. Host names are resolved once the addresses have all been taken,
-    one at a time, and their endpoints reach the workers through a channel.
+    One producer feeds every endpoint, in order, through a bounded memory channel to a fixed
+    pool of `concurrency` workers; host names are resolved after the addresses, one at a time.
     """
     observations: list[Observation] = []
     failures: list[ProbeFailure] = []
@@ -269,35 +267,36 @@ async def sweep(
             )
         record(result)
 
-    addresses = iter(endpoints)  # shared: next() never awaits, so each endpoint goes to one worker
-    addresses_taken = trio.Event()
-
-    async def worker(names: trio.MemoryReceiveChannel[Endpoint]) -> None:
-        async with names:
-            for endpoint in addresses:
+    async def worker(receive: trio.MemoryReceiveChannel[Endpoint]) -> None:
+        async with receive:
+            async for endpoint in receive:
                 await run_one(endpoint)
                 # A refused connect can end without waiting for anything: yield here so that
                 # timeouts, live handshakes and Ctrl-C are served between endpoints.
                 await trio.lowlevel.checkpoint()
-            addresses_taken.set()
-            async for endpoint in names:
-                await run_one(endpoint)
 
-    async def name_producer(targets: TargetSet, send: trio.MemorySendChannel[Endpoint]) -> None:
+    async def producer(send: trio.MemorySendChannel[Endpoint]) -> None:
         async with send:
-            await addresses_taken.wait()
-            async for item in resolve_names(targets, options):
-                if isinstance(item, ProbeFailure):
-                    record(item)
-                else:
-                    await send.send(item)
+            for endpoint in endpoints:
+                try:
+                    send.send_nowait(endpoint)
+                except trio.WouldBlock:
+                    # Every worker is busy and the buffer is full: wait for room. The
+                    # non-blocking try first skips a scheduler round-trip per endpoint while
+                    # workers keep up (a /16 of refusals).
+                    await send.send(endpoint)
+            if isinstance(endpoints, TargetSet):
+                async for item in resolve_names(endpoints, options):
+                    if isinstance(item, ProbeFailure):
+                        record(item)
+                    else:
+                        await send.send(item)
 
+    # The bounded channel is the back-pressure: a /16 is fed as fast as workers take it, never
+    # materialised as 65,536 pending tasks.
     send_channel, receive_channel = trio.open_memory_channel[Endpoint](options.concurrency)
     async with trio.open_nursery() as nursery:
-        if isinstance(endpoints, TargetSet) and endpoints.hostnames:
-            nursery.start_soon(name_producer, endpoints, send_channel)
-        else:
-            send_channel.close()
+        nursery.start_soon(producer, send_channel)
         async with receive_channel:
             for _ in range(options.concurrency):
                 nursery.start_soon(worker, receive_channel.clone())

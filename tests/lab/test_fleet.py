@@ -31,7 +31,9 @@ def test_scenarios_name_only_rules_that_exist() -> None:
     planted = {rule for s in SCENARIOS.values() for rule in s.rules}
     assert planted <= known, planted - known
     # Every rule the lab can show without a second run or a host name is planted somewhere.
-    assert known - planted <= {"CS000", "CS108", "CS404", "CS501"}, known - planted
+    # CS112 (zero/negative serial) is tested on x509-limbo's own certificates instead: the
+    # scanner parses device chains with cryptography, which deprecates loading such serials.
+    assert known - planted <= {"CS000", "CS108", "CS112", "CS404", "CS501"}, known - planted
 
 
 def test_resize_keeps_the_mix() -> None:

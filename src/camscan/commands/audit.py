@@ -99,8 +99,7 @@ def _count(n: int, noun: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    import trio
-
+    from camscan import runtime
     from camscan.config import load_config
     from camscan.errors import EXIT_RUNTIME
     from camscan.lock import RunLock
@@ -128,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
                 return await judge(scan, ctx)
 
             try:
-                audit = trio.run(scan_and_judge)
+                audit = runtime.run(scan_and_judge)
             except BaseException:
                 report_options.abort_stream(namespace)
                 raise
@@ -140,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
 
         errors: list[str] = []
         if not args.no_notify and not diff.empty:
-            errors = trio.run(notify, Notification(run_record, diff), cfg.webhook, cfg.email)
+            errors = runtime.run(notify, Notification(run_record, diff), cfg.webhook, cfg.email)
 
         written: list[str] = []
         if "json" in cfg.outputs:

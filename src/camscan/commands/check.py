@@ -91,13 +91,12 @@ def run(args: argparse.Namespace) -> int:
     ctx = context_from_args(args)
     chain = assemble_chain(cert_material, chain_material)
     if not ctx.trust.offline:
-        import trio
-
+        from camscan import runtime
         from camscan.rules.offline import observation_for
         from camscan.rules.trust import prefetch
 
         # The AIA fetch is the only network I/O of a check, bounded by the trust timeouts.
-        trio.run(prefetch, [observation_for(chain, ip=ip, dns=dns, now=ctx.now)], ctx)
+        runtime.run(prefetch, [observation_for(chain, ip=ip, dns=dns, now=ctx.now)], ctx)
     result = check_chain(chain, ctx, ip=ip, dns=dns, key=key)
     # `--json -` takes stdout for the document alone; the text goes to stderr.
     out = sys.stderr if args.json == "-" else sys.stdout

@@ -64,8 +64,7 @@ def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    import trio
-
+    from camscan import runtime
     from camscan.errors import UsageError
     from camscan.lab import default_fleet, load_fleet, open_lab
     from camscan.model import AuditResult
@@ -102,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             audit = await judge(scan, ctx)
             return audit, _scenario_check(lab, audit), bundles, len(endpoints)
 
-    audit, checks, bundles, count = trio.run(main)
+    audit, checks, bundles, count = runtime.run(main)
     elapsed = time.perf_counter() - started
     written = [str(out / "report.json")]
     write_json(audit, written[0])

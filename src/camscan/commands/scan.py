@@ -38,8 +38,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import trio
-
+    from camscan import runtime
     from camscan.errors import UsageError
     from camscan.model import AuditResult, ProbeResult
     from camscan.pipeline import judge, run_scan
@@ -70,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         return await judge(scan, ctx)
 
     try:
-        audit = trio.run(main)
+        audit = runtime.run(main)
         if args.json:
             write_json(audit, args.json)
         written = report_options.write_reports(audit, args)
