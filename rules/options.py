@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from camscan.argtypes import bounded
 from camscan.errors import UsageError
 
 if TYPE_CHECKING:
@@ -58,14 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _days(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
-    if not 0 <= value <= 36500:
-        raise argparse.ArgumentTypeError(f"{text!r} is out of range (0-36500 days)")
-    return value
+_days = bounded(int, 0, 36500, unit="days")
 
 
 def parse_as_of(text: str, *, now: dt.datetime | None = None) -> dt.datetime:

@@ -16,6 +16,8 @@ import functools
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from camscan.argtypes import bounded, positive
+
 if TYPE_CHECKING:
     from camscan.config import ScanSection
     from camscan.model import ScanParameters
@@ -27,24 +29,9 @@ if TYPE_CHECKING:
 TARGET_SETTINGS: tuple[str, ...] = ("ports", "exclude", "allow_large")
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (value > 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"{text} must be a positive number")
-    return value
+# A count of connections and a duration or rate: whole numbers from 1, positive numbers.
+positive_int = bounded(int, 1)
+positive_float = positive(float)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

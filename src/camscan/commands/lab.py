@@ -9,6 +9,8 @@ import argparse
 import sys
 from collections.abc import Callable, Mapping
 
+from camscan.argtypes import bounded
+
 DESCRIPTION = """\
 Run a fleet of simulated IP cameras on 127.x loopback addresses (no real device is touched):
 Hikvision-, Axis-, Dahua-like and generic ONVIF firmware, each with its own address, MAC,
@@ -30,37 +32,11 @@ then, in another terminal:
 
 def fleet_size(limit: int) -> Callable[[str], int]:
     """argparse type of --size: 1 to `limit` devices (the lab's and the demo's)."""
-
-    def size(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"--size {text!r} is not a whole number") from None
-        if not 1 <= value <= limit:
-            raise argparse.ArgumentTypeError(f"--size {value} must be between 1 and {limit}")
-        return value
-
-    return size
+    return bounded(int, 1, limit, unit="devices")
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port {value} must be 0-65535")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 <= value <= 600:
-        raise argparse.ArgumentTypeError(f"{value} must be 0-600 seconds")
-    return value
+_port = bounded(int, 0, 65535)
+_seconds = bounded(float, 0, 600, unit="seconds")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
