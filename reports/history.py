@@ -269,10 +269,15 @@ class HistoryStore:
 
     def _check(self, conn: sqlite3.Connection) -> int:
         """The schema version of a database that is ours (0 if empty); CamscanError otherwise."""
-        problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+        try:
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            # Damage bad enough that SQLite cannot even walk the file ("database disk image is
+            # malformed") is the same finding as a failed check: say it the same way.
+            problems = [str(exc)]
         if problems != ["ok"]:
             raise self._corrupt("integrity check failed: " + "; ".join(problems[:3]))
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not tables:
             return 0  # a new, empty database
         if "schema_version" not in tables:
