@@ -21,7 +21,6 @@ from camscan.model import (
     ProbeFailure,
     Severity,
 )
-from camscan.reports.json_report import finding_entry
 
 SEVERITIES: tuple[Severity, ...] = (Severity.ERROR, Severity.WARNING, Severity.NOTICE)
 
@@ -185,8 +184,6 @@ def observation_record(observation: Observation) -> dict[str, Any]:
     }
 
 
-# A finding as JSON is the report-v1 document's own entry: JSONL and JSON cannot drift apart.
-finding_record = finding_entry
 
 
 def failure_record(failure: ProbeFailure) -> dict[str, Any]:

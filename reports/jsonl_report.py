@@ -39,12 +39,11 @@ from camscan.reports.common import (
     device_count,
     endpoint_record,
     endpoint_reports,
-    finding_record,
     iso,
     severity_counts,
     sort_findings,
 )
-from camscan.reports.json_report import failure_entry, observation_entry
+from camscan.reports.json_report import failure_entry, finding_entry, observation_entry
 
 # Judges one observation with the per-endpoint rules (no fleet rules): returns its findings.
 EndpointJudge = Callable[[Observation], Iterable[Finding]]
@@ -62,7 +61,7 @@ def endpoint_line(result: ProbeResult, findings: Iterable[Finding]) -> dict[str,
         entry = observation_entry(result, sort_findings(findings))
     else:
         entry = failure_entry(result)
-        entry["findings"] = [finding_record(f) for f in sort_findings(findings)]
+        entry["findings"] = [finding_entry(f) for f in sort_findings(findings)]
     return {"type": "endpoint", "schema_version": SCHEMA_VERSION, **entry}
 
 
@@ -78,7 +77,7 @@ def summary_line(audit: AuditResult, streamed: Iterable[Finding]) -> dict[str, A
     reports = endpoint_reports(audit)
 
     def with_endpoint(finding: Finding) -> dict[str, Any]:
-        return {"endpoint": endpoint_record(finding.endpoint), **finding_record(finding)}
+        return {"endpoint": endpoint_record(finding.endpoint), **finding_entry(finding)}
 
     return {
         "type": "summary",

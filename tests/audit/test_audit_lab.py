@@ -13,17 +13,13 @@ import pytest
 import trio
 
 from camscan.cli import main
-from camscan.lab import DeviceSpec, Fleet, Lab, LabSettings
+from camscan.lab import DeviceSpec, Fleet, LabSettings
 from tests.support.lab_thread import lab_audit_config, lab_in_thread, random_block
 from tests.support.tls_servers import unused_port
 
 BLOCK = random_block(96)
 _NET = BLOCK.rsplit(".", 1)[0]
 FIRST, LAST = f"{_NET}.1", f"{_NET}.20"  # the lab hands out addresses from the start of its block
-
-
-def _config(tmp_path: Path, lab: Lab, port: int) -> Path:
-    return lab_audit_config(tmp_path, lab, port, FIRST, LAST)
 
 
 def _findings(tmp_path: Path) -> dict[str, set[str]]:
@@ -45,7 +41,7 @@ def test_two_audits_over_the_lab_with_an_ip_change(
         ),
     )
     with lab_in_thread(fleet) as (lab, token):
-        config = _config(tmp_path, lab, port)
+        config = lab_audit_config(tmp_path, lab, port, FIRST, LAST)
         lobby = lab.device("lobby")
         old_ip = lobby.ip
 

@@ -13,7 +13,7 @@ import pytest
 import trio
 
 from camscan.cli import main
-from camscan.lab import DeviceSpec, Fleet, Lab, LabSettings
+from camscan.lab import DeviceSpec, Fleet, LabSettings
 from camscan.reports.history import HistoryStore
 from tests.support.lab_thread import lab_audit_config, lab_in_thread, random_block
 from tests.support.tls_servers import unused_port
@@ -21,10 +21,6 @@ from tests.support.tls_servers import unused_port
 BLOCK = random_block(98)
 _NET = BLOCK.rsplit(".", 1)[0]
 FIRST, LAST = f"{_NET}.1", f"{_NET}.20"  # the lab hands out addresses from the start of its block
-
-
-def write_config(tmp_path: Path, lab: Lab, port: int) -> Path:
-    return lab_audit_config(tmp_path, lab, port, FIRST, LAST)
 
 
 def report(tmp_path: Path) -> dict[str, dict[str, Any]]:
@@ -46,7 +42,7 @@ def test_moves_are_matched_by_mac_and_cs404_cites_it(
         ),
     )
     with lab_in_thread(fleet) as (lab, token):
-        config = write_config(tmp_path, lab, port)
+        config = lab_audit_config(tmp_path, lab, port, FIRST, LAST)
         moved = {name: lab.device(name) for name in ("gate", "lobby")}
         macs = {name: device.identity.mac for name, device in moved.items()}
         old = {name: device.ip for name, device in moved.items()}
