@@ -84,6 +84,7 @@ class Device:
         self._nursery: trio.Nursery | None = None
         self._busy = trio.Lock()
         self.personality_state: dict[str, object] = {}
+        self.hangs_on_reboot = False  # lab knob: a reboot leaves the device down for good
 
     # --- what tests and the lab read --------------------------------------------------------
 
@@ -227,6 +228,11 @@ class Device:
     def schedule_reboot(self, downtime: float | None = None) -> None:
         """Reboot in the background (the API handler has already answered)."""
         assert self._nursery is not None
+        if self.hangs_on_reboot:
+            # A unit that never comes back from a reboot (a failed firmware check, a dead
+            # flash): it goes down and stays down, for remediation's bad-path tests.
+            self._nursery.start_soon(self._stop)
+            return
         self._nursery.start_soon(self._reboot_task, downtime)
 
     async def _reboot_task(self, downtime: float | None) -> None:

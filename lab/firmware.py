@@ -91,6 +91,11 @@ class Firmware:
         self.boot_ip = ""
         self.boot_time = EPOCH  # device clock at the last boot
         self.generation = 0  # bumped whenever the presented certificate may change
+        # Lab knobs for remediation's bad paths: a reason to refuse every certificate install
+        # (a full keystore, a firmware that takes none), and an extra SAN address every CSR
+        # carries (firmware that writes its factory-default address into CSRs).
+        self.rejects_certificates: str | None = None
+        self.csr_extra_ip: str | None = None
 
     @property
     def builtin_ca(self) -> pki.Issued:
@@ -135,6 +140,8 @@ class Firmware:
 
     def upload(self, chain: list[x509.Certificate], key: PrivateKey) -> None:
         """Certificate + private key from outside (seed 001 Solution 2 / Q2)."""
+        if self.rejects_certificates:
+            raise CertificateRejected(self.rejects_certificates)
         if not chain:
             raise CertificateRejected("no certificate")
         if not key_matches(chain[0], key):
@@ -152,10 +159,13 @@ class Firmware:
         key = self.keystore.keys.get(key_id)
         if key is None:
             raise CertificateRejected(f"no key {key_id!r} on the device")
-        return pki.make_csr(key, common_name=common_name, ips=ips or [], dns=dns or [])
+        extra = [self.csr_extra_ip] if self.csr_extra_ip else []
+        return pki.make_csr(key, common_name=common_name, ips=[*(ips or []), *extra], dns=dns or [])
 
     def install_signed(self, chain: list[x509.Certificate]) -> str:
         """Install a CA-signed certificate for a key made on the device; returns the key id."""
+        if self.rejects_certificates:
+            raise CertificateRejected(self.rejects_certificates)
         if not chain:
             raise CertificateRejected("no certificate")
         key_id = self.keystore.key_for(chain[0])

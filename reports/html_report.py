@@ -14,6 +14,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -241,7 +242,10 @@ def _devices(views: list[dict[str, Any]], reports: list[EndpointReport]) -> list
     return out
 
 
-def render_html(audit: AuditResult, *, expiry_warn_days: int = 30, title: str | None = None) -> str:
+def render_html(audit: AuditResult, *, expiry_warn_days: int = 30, title: str | None = None,
+                fix_plans: Sequence[Mapping[str, Any]] = ()) -> str:
+    """`fix_plans`: the fix-v1 "devices" entries (camscan fix, or an audit with plan = true),
+    shown as a "How to fix" section; plain data, so reports never import remediation."""
     reports = endpoint_reports(audit)
     as_of = audit.as_of if audit.as_of.tzinfo else audit.as_of.replace(tzinfo=dt.UTC)
     views = [_endpoint_view(r, as_of) for r in reports]
@@ -286,5 +290,6 @@ def render_html(audit: AuditResult, *, expiry_warn_days: int = 30, title: str | 
         "expiry_warn_days": expiry_warn_days,
         "timeline_days": TIMELINE_DAYS,
         "error": Severity.ERROR.value,
+        "fix_plans": list(fix_plans),
     }
     return _environment().get_template("report.html.j2").render(context)

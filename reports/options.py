@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -169,8 +169,10 @@ def _write(target: str, data: str | bytes) -> None:
         raise CamscanError(f"cannot write report {target}: {exc.strerror or exc}") from exc
 
 
-def write_reports(audit: AuditResult, args: argparse.Namespace) -> list[str]:
-    """Render and write every report format the user asked for; return the targets written."""
+def write_reports(audit: AuditResult, args: argparse.Namespace,
+                  fix_plans: Sequence[Mapping[str, Any]] = ()) -> list[str]:
+    """Render and write every report format the user asked for; return the targets written.
+    `fix_plans` (fix-v1 device entries) add the HTML report's "How to fix" section."""
     targets = _targets(args)
     written: list[str] = []
     renderers: dict[str, Callable[[], str | bytes]] = {}
@@ -178,7 +180,7 @@ def write_reports(audit: AuditResult, args: argparse.Namespace) -> list[str]:
         from camscan.reports.html_report import render_html
 
         warn_days = int(getattr(args, "expiry_warn", None) or 30)
-        renderers["html"] = lambda: render_html(audit, expiry_warn_days=warn_days)
+        renderers["html"] = lambda: render_html(audit, expiry_warn_days=warn_days, fix_plans=fix_plans)
     if "csv" in targets:
         from camscan.reports.csv_report import render_csv
 

@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": ("camscan.commands.history", "list past audit runs from the history database"),
     "diff": ("camscan.commands.diff", "what changed between two audit runs"),
     "cron": ("camscan.commands.cron", "print a crontab line and systemd units for an audit config"),
+    "fix": ("camscan.commands.fix", "plan a fix per device; with --apply install it and rescan"),
+    "ca": ("camscan.commands.ca", "the site CA: init, issue, sign a device CSR, CSR for a public CA"),
 }
 
 EPILOG = "commands:\n" + "\n".join(

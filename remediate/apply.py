@@ -1,0 +1,262 @@
+"""Carry out the automatic steps of each plan through the device's API (`camscan fix --apply`).
+
+Per device, in order: read its facts (a wrong password stops here, nothing changed), keep a
+copy of the certificate it serves, set the clock, install a new certificate, reboot and wait
+for the device to come back. The new certificate is installed the way that keeps the old one
+serving until the switch: a key made on the device with a CSR the site CA signs (refused when
+the CSR names another device), else a key made here and uploaded; the switch itself is one API
+call. Afterwards camscan checks over TLS that the device serves what was installed, and rolls
+back where the API allows if it does not.
+
+Devices run in parallel up to `parallel` (cameras are fragile); a rescan afterwards (by the
+caller) decides fixed / not fixed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import trio
+from cryptography.hazmat.primitives import serialization
+
+from camscan.atomic import write_bytes_atomic
+from camscan.errors import CamscanError
+from camscan.model import Endpoint, ProbeFailure
+from camscan.remediate.auditlog import AuditLog
+from camscan.remediate.ca import LocalCA
+from camscan.remediate.drivers import make_driver
+from camscan.remediate.drivers.base import Credentials, Driver, DriverError, Session, leaf_sha256
+from camscan.remediate.model import Action, DevicePlan, Outcome, Status
+from camscan.scanner.tls_probe import ProbeSettings, probe
+
+POLL_INTERVAL = 0.5
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    backup_dir: Path
+    parallel: int = 2
+    reboot_timeout: float = 180.0
+    settle_timeout: float = 30.0  # for the device to serve a certificate just installed
+    stop_on_failure: bool = False
+    connect_timeout: float = 3.0
+    handshake_timeout: float = 5.0
+
+
+@dataclass
+class _Progress:
+    """What was done to one device so far: the outcome's actions, and what an interruption left."""
+
+    actions: list[str] = field(default_factory=list)
+    changed: bool = False
+
+
+class StepFailed(Exception):
+    pass
+
+
+async def served_leaf(endpoint: Endpoint, options: ApplyOptions) -> bytes | None:
+    """The leaf the device serves now (DER), or None when no handshake completes."""
+    result = await probe(endpoint, ProbeSettings(connect_timeout=options.connect_timeout,
+                                                 handshake_timeout=options.handshake_timeout,
+                                                 http_facts=False))
+    return None if isinstance(result, ProbeFailure) else result.chain_der[0]
+
+
+async def wait_for_leaf(endpoint: Endpoint, want: Callable[[bytes | None], bool], timeout: float,
+                        options: ApplyOptions) -> bytes | None:
+    """Poll TLS handshakes until `want(leaf)`; the last leaf seen (None: down) if time runs out."""
+    last: bytes | None = None
+    with trio.move_on_after(timeout):
+        while True:
+            last = await served_leaf(endpoint, options)
+            if want(last):
+                return last
+            await trio.sleep(POLL_INTERVAL)
+    raise StepFailed(f"no {'answer' if last is None else 'change'} within {timeout:g} s")
+
+
+def backup_name(endpoint: Endpoint) -> str:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{endpoint.address.replace(':', '_')}_{endpoint.port}-{stamp}.pem"
+
+
+async def _reissue(driver: Driver, plan: DevicePlan, ca: LocalCA, session: Session,
+                   progress: _Progress, log: Callable[..., None]) -> bytes:
+    """Install a site-CA certificate; returns the new leaf (DER)."""
+    common_name = plan.dns[0] if plan.dns else plan.ips[0]
+    try:
+        csr = await driver.create_csr(common_name, plan.ips, plan.dns)
+    except DriverError as exc:
+        if exc.kind != "unsupported":
+            raise
+        csr = None
+        log("create-csr", "unsupported", detail=str(exc))
+    if csr is not None:
+        log("create-csr", "ok")
+        cert = ca.sign_csr(csr, plan.ips, plan.dns)  # CSRMismatch: refused, nothing installed
+        log("sign-csr", "ok", serial=f"{cert.serial_number:x}")
+        session.pins.add(leaf_sha256(cert.public_bytes(serialization.Encoding.DER)))
+        await driver.install_signed([cert])
+        progress.actions.append("reissue (on-device key + CSR)")
+    else:
+        issued = ca.issue(plan.ips, plan.dns)
+        cert = issued.cert
+        session.pins.add(leaf_sha256(issued.cert_der))
+        await driver.upload([cert], issued.key)
+        progress.actions.append("reissue (key made here, uploaded)")
+    progress.changed = True
+    log("install", "ok")
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+async def apply_one(plan: DevicePlan, ca: LocalCA, credentials: Credentials, options: ApplyOptions,
+                    audit: AuditLog) -> Outcome:
+    endpoint, driver_name = plan.endpoint, plan.driver or "onvif"
+    progress = _Progress()
+
+    def log(action: str, result: str, **extra: object) -> None:
+        audit.record(str(endpoint), action, result, driver=driver_name, **extra)  # type: ignore[arg-type]
+
+    def outcome(status: Status, reason: str) -> Outcome:
+        return Outcome(endpoint, status, reason, driver_name, (), tuple(progress.actions))
+
+    if not plan.automatic:
+        log("plan", "skipped", detail="manual steps only")
+        return outcome(Status.SKIPPED, "manual steps only (see the plan)")
+    pins = {plan.leaf_sha256} if plan.leaf_sha256 else set()
+    session = Session(endpoint.address, endpoint.port, credentials, pins)
+    driver = make_driver(driver_name, session, credentials)
+    try:
+        facts = await driver.facts()
+        log("facts", "ok", detail=f"{facts.manufacturer or '?'} {facts.model or '?'} firmware {facts.firmware or '?'}")
+        before = await served_leaf(endpoint, options)
+        if before is not None:
+            options.backup_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            backup = options.backup_dir / backup_name(endpoint)
+            write_bytes_atomic(backup, _pem(before), mode=0o600)
+            log("backup", "ok", detail=str(backup))
+        for step in plan.steps:
+            if not step.automatic:
+                continue
+            if step.action == Action.SET_CLOCK:
+                await driver.set_clock(dt.datetime.now(dt.UTC))
+                progress.actions.append("set-clock")
+                progress.changed = True
+                log("set-clock", "ok")
+            elif step.action == Action.REISSUE:
+                new_leaf = await _reissue(driver, plan, ca, session, progress, log)
+                try:
+                    await wait_for_leaf(endpoint, lambda leaf, want=new_leaf: leaf == want,
+                                        options.settle_timeout, options)
+                except StepFailed as exc:
+                    rolled = await driver.rollback()
+                    log("verify", "failed", detail=f"the device does not serve the new certificate: {exc}",
+                        rolled_back=rolled)
+                    return outcome(Status.FAILED, "installed, but the device does not serve the new certificate"
+                                   + ("; rolled back to the previous one" if rolled else ""))
+                log("verify", "ok")
+            elif step.action == Action.REBOOT:
+                await driver.reboot()
+                progress.actions.append("reboot")
+                progress.changed = True
+                log("reboot", "sent")
+                await _wait_reboot(endpoint, before, options)
+                log("reboot", "back")
+    except DriverError as exc:
+        state = "changed before the failure: " + ", ".join(progress.actions) if progress.changed else \
+            "device unchanged"
+        log("failed", exc.kind, detail=str(exc))
+        return outcome(Status.FAILED, f"{exc} ({state})")
+    except CamscanError as exc:  # the site CA refused the device's CSR: nothing was installed
+        log("failed", "refused", detail=str(exc))
+        return outcome(Status.FAILED, f"{exc} (device unchanged)")
+    except StepFailed as exc:
+        log("failed", "timeout", detail=str(exc))
+        return outcome(Status.FAILED, f"the device did not come back after the reboot: {exc}")
+    except trio.Cancelled:
+        with trio.CancelScope(shield=True):
+            log("interrupted", "cancelled", detail=", ".join(progress.actions) or "nothing changed")
+        raise
+    finally:
+        with trio.CancelScope(shield=True):
+            await session.aclose()
+    return outcome(Status.FIXED, "applied: " + ", ".join(progress.actions))
+
+
+def _pem(der: bytes) -> bytes:
+    from cryptography import x509
+
+    return x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
+
+
+async def _wait_reboot(endpoint: Endpoint, before: bytes | None, options: ApplyOptions) -> None:
+    """A device answers the reboot request, then goes down. Back means: a handshake completes
+    after it was seen down, or it serves a certificate other than before."""
+    seen_down = False
+
+    def back(leaf: bytes | None) -> bool:
+        nonlocal seen_down
+        if leaf is None:
+            seen_down = True
+            return False
+        return seen_down or leaf != before
+
+    await wait_for_leaf(endpoint, back, options.reboot_timeout, options)
+
+
+async def apply_plans(plans: Sequence[DevicePlan], ca: LocalCA, credentials_for: Callable[[str], Credentials],
+                      options: ApplyOptions, audit: AuditLog,
+                      on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Apply every plan, `options.parallel` devices at a time; outcomes in plan order."""
+    limiter = trio.CapacityLimiter(options.parallel)
+    outcomes: dict[Endpoint, Outcome] = {}
+    stopped = False
+
+    async def run(plan: DevicePlan) -> None:
+        nonlocal stopped
+        async with limiter:
+            if stopped:
+                result = Outcome(plan.endpoint, Status.SKIPPED, "not started: an earlier device failed "
+                                 "(--stop-on-failure)", plan.driver)
+            else:
+                result = await apply_one(plan, ca, credentials_for(plan.endpoint.address), options, audit)
+            if result.status == Status.FAILED and options.stop_on_failure:
+                stopped = True
+            outcomes[plan.endpoint] = result
+            if on_outcome is not None:
+                on_outcome(result)
+
+    async with trio.open_nursery() as nursery:
+        for plan in plans:
+            nursery.start_soon(run, plan)
+    return [outcomes[p.endpoint] for p in plans]
+
+
+def judge_outcomes(outcomes: Sequence[Outcome], plans: Sequence[DevicePlan],
+                   after: dict[Endpoint, set[str]], reachable: set[Endpoint]) -> list[Outcome]:
+    """Turn `fixed` (applied) into fixed / not_fixed from the rescan's findings per endpoint."""
+    by_endpoint = {p.endpoint: p for p in plans}
+    judged = []
+    for o in outcomes:
+        if o.status != Status.FIXED:
+            judged.append(o)
+            continue
+        plan = by_endpoint[o.endpoint]
+        if o.endpoint not in reachable:
+            judged.append(Outcome(o.endpoint, Status.FAILED, "applied, but the rescan found no TLS service",
+                                  o.driver, (), o.actions))
+            continue
+        remaining = tuple(sorted(plan.targeted_rules & after.get(o.endpoint, set())))
+        if remaining:
+            judged.append(Outcome(o.endpoint, Status.NOT_FIXED, o.reason + "; the rescan still finds "
+                                  + " ".join(remaining), o.driver, remaining, o.actions))
+        else:
+            manual = sorted(after.get(o.endpoint, set()) - plan.targeted_rules)
+            note = f" (manual steps remain for {' '.join(manual)})" if manual else ""
+            judged.append(Outcome(o.endpoint, Status.FIXED, o.reason + note, o.driver, tuple(manual), o.actions))
+    return judged
+

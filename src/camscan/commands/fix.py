@@ -1,0 +1,182 @@
+"""`camscan fix TARGET...`: scan, plan a fix per device, and (with --apply) carry it out.
+
+Dry run by default: the plan is printed (and written with --json/--html); nothing but the scan
+reaches a device. `--apply` installs through each device's own API, then rescans.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from camscan.reports import options as report_options
+from camscan.rules import options as rule_options
+from camscan.scanner import options as scanner_options
+
+DRIVERS = ("onvif", "hikvision", "axis", "dahua")
+
+DESCRIPTION = """\
+Scan, then print what to do about every finding, device by device: the strategy (set the
+clock, reboot, re-issue from the site CA, a new key, trust the device CA, or manual steps), the
+camscan commands and their openssl equivalents. Nothing is sent to a device without --apply.
+
+  camscan fix 192.0.2.0/24 --ca ./site-ca                          # the plan (dry run)
+  camscan fix 192.0.2.0/24 --ca ./site-ca --json fix.json --html fix.html
+  CAMSCAN_PASSWORD=... camscan fix 192.0.2.0/24 --ca ./site-ca --user admin --apply --yes
+
+With --apply, per device: read its facts, keep a copy of its certificate, set its clock, install
+a site-CA certificate (key made on the device + CSR where it can), reboot where needed, wait for
+it, and rescan every target: each device ends fixed, not_fixed, skipped (manual plan) or failed.
+Passwords come from $CAMSCAN_PASSWORD, --credentials FILE (0600) or a prompt, never argv."""
+
+EPILOG = """\
+exit codes: 0 plan printed / every device fixed or skipped; 1 a device not fixed or failed;
+2 bad input; 3 the run could not complete; 130 interrupted."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("targets", nargs="+", metavar="TARGET", help="what to scan (as `camscan scan`)")
+    scanner_options.add_arguments(parser)
+    rule_options.add_arguments(parser)
+    plan = parser.add_argument_group("plan")
+    plan.add_argument("--ca", metavar="DIR", help="the site CA (`camscan ca init --dir DIR`): its ca.pem "
+                      "counts as trusted, as it will be once imported on the clients")
+    plan.add_argument("--move-to-site-ca", action="store_true",
+                      help="devices on their firmware's built-in CA move to the site CA (default: trust the "
+                      "built-in CA on clients and reboot when the certificate is stale)")
+    plan.add_argument("--driver", choices=DRIVERS, help="device API to use (default: from what the scan learnt)")
+    plan.add_argument("--json", metavar="FILE", help="the plan (and outcomes) as fix-v1 JSON, '-' for stdout")
+    plan.add_argument("--html", metavar="FILE", help="the HTML report with a 'How to fix' section")
+    plan.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    apply = parser.add_argument_group("apply (acting on devices)")
+    apply.add_argument("--apply", action="store_true", help="carry out the automatic steps (asks first)")
+    apply.add_argument("--yes", action="store_true", help="do not ask (needed when not on a terminal)")
+    apply.add_argument("--user", help="device user name (password: $CAMSCAN_PASSWORD or a prompt)")
+    apply.add_argument("--credentials", metavar="FILE", help="TOML credentials per device or subnet (0600)")
+    apply.add_argument("--password", help=argparse.SUPPRESS)
+    apply.add_argument("--parallel", type=_parallel, default=2, help="devices at once (default 2, at most 16)")
+    apply.add_argument("--reboot-timeout", type=float, default=180.0, metavar="S",
+                       help="how long a rebooting device may take to come back (default 180 s)")
+    apply.add_argument("--stop-on-failure", action="store_true", help="start no new device after a failure")
+    apply.add_argument("--audit-log", metavar="FILE",
+                       help="append-only log of every action (default: CA_DIR/audit.log)")
+
+
+def _parallel(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 16:
+        raise argparse.ArgumentTypeError("between 1 and 16 (cameras are fragile)")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from camscan import runtime
+    from camscan.errors import UsageError
+    from camscan.pipeline import judge, run_scan
+    from camscan.remediate import render
+    from camscan.remediate.plan import PlanOptions, plan_fixes
+
+    if args.password is not None:
+        raise UsageError("passwords are never taken from the command line (it shows in `ps` and shell "
+                         "history): set CAMSCAN_PASSWORD, use --credentials FILE, or answer the prompt")
+    if args.apply and not args.ca:
+        raise UsageError("--apply needs --ca DIR (the site CA the new certificates come from)")
+    authority = None
+    if args.ca:
+        from camscan.remediate.ca import LocalCA
+
+        authority = LocalCA.load(args.ca)
+        args.ca_bundle = [*args.ca_bundle, str(authority.cert_path)]
+    for flag, value in (("--json", args.json), ("--html", args.html)):
+        if value and value != "-":
+            report_options.check_output_path(flag, value)
+    store = None
+    if args.apply:
+        from camscan.remediate import credentials
+
+        store = credentials.resolve(args.user, args.credentials)
+    sweep = scanner_options.sweep_from_args(args)
+
+    async def scan_and_judge():  # type: ignore[no-untyped-def]
+        from camscan.scanner.output import progress_bar
+
+        ctx = rule_options.context_from_args(args)
+        with progress_bar(sweep.targets.estimated_size(), enabled=not args.quiet) as advance:
+            scan = await run_scan(sweep.targets, sweep.options, sweep.parameters, on_result=advance)
+        return await judge(scan, ctx)
+
+    audit = runtime.run(scan_and_judge)
+    plans = plan_fixes(audit, PlanOptions(ca_dir=args.ca or "./site-ca", user=args.user or "admin",
+                                          move_to_site_ca=args.move_to_site_ca, driver=args.driver))
+    out = sys.stderr if args.json == "-" else sys.stdout
+    out.write(render.plan_text(plans))
+    outcomes = []
+    final = audit
+    if args.apply and plans:
+        assert authority is not None and store is not None
+        if not _consent(args, plans, out):
+            out.write("Nothing applied.\n")
+            return 0
+        from camscan.remediate.apply import ApplyOptions, apply_plans, judge_outcomes
+        from camscan.remediate.auditlog import AuditLog
+
+        log = AuditLog(args.audit_log or Path(args.ca) / "audit.log", secrets=store.secrets())
+        options = ApplyOptions(backup_dir=Path(args.ca) / "backups", parallel=args.parallel,
+                               reboot_timeout=args.reboot_timeout, stop_on_failure=args.stop_on_failure,
+                               connect_timeout=sweep.options.connect_timeout,
+                               handshake_timeout=sweep.options.handshake_timeout)
+
+        def progress(outcome):  # type: ignore[no-untyped-def]
+            out.write(f"  {outcome.status.value:<8} {outcome.endpoint}\n")
+            out.flush()
+
+        try:
+            applied = runtime.run(lambda: apply_plans(plans, authority, store.for_address, options, log,
+                                                      on_outcome=progress))
+            out.write("Rescanning...\n")
+            final = runtime.run(scan_and_judge)
+        finally:
+            log.close()
+        after: dict[object, set[str]] = {}
+        for finding in final.findings:
+            after.setdefault(finding.endpoint, set()).add(finding.rule_id)
+        reachable = {obs.endpoint for obs in final.scan.observations}
+        outcomes = judge_outcomes(applied, plans, after, reachable)  # type: ignore[arg-type]
+        out.write(render.outcome_text(outcomes))
+        out.write(f"findings before: {len(audit.findings)}, after: {len(final.findings)}; "
+                  f"audit log: {log.path}\n")
+    document = render.fix_document(plans, as_of=audit.as_of, applied=bool(outcomes), outcomes=outcomes)
+    if args.json:
+        import json
+
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        if args.json == "-":
+            sys.stdout.write(text)
+        else:
+            from camscan.atomic import write_text_atomic
+
+            write_text_atomic(args.json, text)
+    if args.html:
+        from camscan.reports.html_report import render_html
+        from camscan.atomic import write_text_atomic
+
+        write_text_atomic(args.html, render_html(final, fix_plans=document["devices"]))
+    bad = any(o.status.value in ("not_fixed", "failed") for o in outcomes)
+    return 1 if bad else 0
+
+
+def _consent(args: argparse.Namespace, plans: list, out) -> bool:  # type: ignore[no-untyped-def, type-arg]
+    from camscan.errors import UsageError
+
+    automatic = [p for p in plans if p.automatic]
+    out.write(f"About to change {len(automatic)} device(s): "
+              + ", ".join(str(p.endpoint) for p in automatic[:20])
+              + (" ..." if len(automatic) > 20 else "") + "\n")
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError("--apply changes devices: confirm with --yes when not on a terminal")
+    answer = input("Apply these fixes? Type 'yes': ")
+    return answer.strip().lower() == "yes"
