@@ -60,14 +60,20 @@ class StepFailed(Exception):
 
 async def served_leaf(endpoint: Endpoint, options: ApplyOptions) -> bytes | None:
     """The leaf the device serves now (DER), or None when no handshake completes."""
-    result = await probe(endpoint, ProbeSettings(connect_timeout=options.connect_timeout,
-                                                 handshake_timeout=options.handshake_timeout,
-                                                 http_facts=False))
+    result = await probe(
+        endpoint,
+        ProbeSettings(
+            connect_timeout=options.connect_timeout,
+            handshake_timeout=options.handshake_timeout,
+            http_facts=False,
+        ),
+    )
     return None if isinstance(result, ProbeFailure) else result.chain_der[0]
 
 
-async def wait_for_leaf(endpoint: Endpoint, want: Callable[[bytes | None], bool], timeout: float,
-                        options: ApplyOptions) -> bytes | None:
+async def wait_for_leaf(
+    endpoint: Endpoint, want: Callable[[bytes | None], bool], timeout: float, options: ApplyOptions
+) -> bytes | None:
     """Poll TLS handshakes until `want(leaf)`; the last leaf seen (None: down) if time runs out."""
     last: bytes | None = None
     with trio.move_on_after(timeout):
@@ -84,8 +90,14 @@ def backup_name(endpoint: Endpoint) -> str:
     return f"{endpoint.address.replace(':', '_')}_{endpoint.port}-{stamp}.pem"
 
 
-async def _reissue(driver: Driver, plan: DevicePlan, ca: LocalCA, session: Session,
-                   progress: _Progress, log: Callable[..., None]) -> bytes:
+async def _reissue(
+    driver: Driver,
+    plan: DevicePlan,
+    ca: LocalCA,
+    session: Session,
+    progress: _Progress,
+    log: Callable[..., None],
+) -> bytes:
     """Install a site-CA certificate; returns the new leaf (DER)."""
     common_name = plan.dns[0] if plan.dns else plan.ips[0]
     try:
@@ -113,8 +125,9 @@ async def _reissue(driver: Driver, plan: DevicePlan, ca: LocalCA, session: Sessi
     return cert.public_bytes(serialization.Encoding.DER)
 
 
-async def apply_one(plan: DevicePlan, ca: LocalCA, credentials: Credentials, options: ApplyOptions,
-                    audit: AuditLog) -> Outcome:
+async def apply_one(
+    plan: DevicePlan, ca: LocalCA, credentials: Credentials, options: ApplyOptions, audit: AuditLog
+) -> Outcome:
     endpoint, driver_name = plan.endpoint, plan.driver or "onvif"
     progress = _Progress()
 
@@ -132,7 +145,11 @@ async def apply_one(plan: DevicePlan, ca: LocalCA, credentials: Credentials, opt
     driver = make_driver(driver_name, session, credentials)
     try:
         facts = await driver.facts()
-        log("facts", "ok", detail=f"{facts.manufacturer or '?'} {facts.model or '?'} firmware {facts.firmware or '?'}")
+        log(
+            "facts",
+            "ok",
+            detail=f"{facts.manufacturer or '?'} {facts.model or '?'} firmware {facts.firmware or '?'}",
+        )
         before = await served_leaf(endpoint, options)
         if before is not None:
             options.backup_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -149,15 +166,25 @@ async def apply_one(plan: DevicePlan, ca: LocalCA, credentials: Credentials, opt
                 log("set-clock", "ok")
             elif step.action == Action.REISSUE:
                 new_leaf = await _reissue(driver, plan, ca, session, progress, log)
+
+                def serves_new(leaf: bytes | None, want: bytes = new_leaf) -> bool:
+                    return leaf == want
+
                 try:
-                    await wait_for_leaf(endpoint, lambda leaf, want=new_leaf: leaf == want,
-                                        options.settle_timeout, options)
+                    await wait_for_leaf(endpoint, serves_new, options.settle_timeout, options)
                 except StepFailed as exc:
                     rolled = await driver.rollback()
-                    log("verify", "failed", detail=f"the device does not serve the new certificate: {exc}",
-                        rolled_back=rolled)
-                    return outcome(Status.FAILED, "installed, but the device does not serve the new certificate"
-                                   + ("; rolled back to the previous one" if rolled else ""))
+                    log(
+                        "verify",
+                        "failed",
+                        detail=f"the device does not serve the new certificate: {exc}",
+                        rolled_back=rolled,
+                    )
+                    return outcome(
+                        Status.FAILED,
+                        "installed, but the device does not serve the new certificate"
+                        + ("; rolled back to the previous one" if rolled else ""),
+                    )
                 log("verify", "ok")
             elif step.action == Action.REBOOT:
                 await driver.reboot()
@@ -167,8 +194,11 @@ async def apply_one(plan: DevicePlan, ca: LocalCA, credentials: Credentials, opt
                 await _wait_reboot(endpoint, before, options)
                 log("reboot", "back")
     except DriverError as exc:
-        state = "changed before the failure: " + ", ".join(progress.actions) if progress.changed else \
-            "device unchanged"
+        state = (
+            "changed before the failure: " + ", ".join(progress.actions)
+            if progress.changed
+            else "device unchanged"
+        )
         log("failed", exc.kind, detail=str(exc))
         return outcome(Status.FAILED, f"{exc} ({state})")
     except CamscanError as exc:  # the site CA refused the device's CSR: nothing was installed
@@ -208,9 +238,14 @@ async def _wait_reboot(endpoint: Endpoint, before: bytes | None, options: ApplyO
     await wait_for_leaf(endpoint, back, options.reboot_timeout, options)
 
 
-async def apply_plans(plans: Sequence[DevicePlan], ca: LocalCA, credentials_for: Callable[[str], Credentials],
-                      options: ApplyOptions, audit: AuditLog,
-                      on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+async def apply_plans(
+    plans: Sequence[DevicePlan],
+    ca: LocalCA,
+    credentials_for: Callable[[str], Credentials],
+    options: ApplyOptions,
+    audit: AuditLog,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
     """Apply every plan, `options.parallel` devices at a time; outcomes in plan order."""
     limiter = trio.CapacityLimiter(options.parallel)
     outcomes: dict[Endpoint, Outcome] = {}
@@ -220,8 +255,12 @@ async def apply_plans(plans: Sequence[DevicePlan], ca: LocalCA, credentials_for:
         nonlocal stopped
         async with limiter:
             if stopped:
-                result = Outcome(plan.endpoint, Status.SKIPPED, "not started: an earlier device failed "
-                                 "(--stop-on-failure)", plan.driver)
+                result = Outcome(
+                    plan.endpoint,
+                    Status.SKIPPED,
+                    "not started: an earlier device failed (--stop-on-failure)",
+                    plan.driver,
+                )
             else:
                 result = await apply_one(plan, ca, credentials_for(plan.endpoint.address), options, audit)
             if result.status == Status.FAILED and options.stop_on_failure:
@@ -236,8 +275,12 @@ async def apply_plans(plans: Sequence[DevicePlan], ca: LocalCA, credentials_for:
     return [outcomes[p.endpoint] for p in plans]
 
 
-def judge_outcomes(outcomes: Sequence[Outcome], plans: Sequence[DevicePlan],
-                   after: dict[Endpoint, set[str]], reachable: set[Endpoint]) -> list[Outcome]:
+def judge_outcomes(
+    outcomes: Sequence[Outcome],
+    plans: Sequence[DevicePlan],
+    after: dict[Endpoint, set[str]],
+    reachable: set[Endpoint],
+) -> list[Outcome]:
     """Turn `fixed` (applied) into fixed / not_fixed from the rescan's findings per endpoint."""
     by_endpoint = {p.endpoint: p for p in plans}
     judged = []
@@ -247,16 +290,33 @@ def judge_outcomes(outcomes: Sequence[Outcome], plans: Sequence[DevicePlan],
             continue
         plan = by_endpoint[o.endpoint]
         if o.endpoint not in reachable:
-            judged.append(Outcome(o.endpoint, Status.FAILED, "applied, but the rescan found no TLS service",
-                                  o.driver, (), o.actions))
+            judged.append(
+                Outcome(
+                    o.endpoint,
+                    Status.FAILED,
+                    "applied, but the rescan found no TLS service",
+                    o.driver,
+                    (),
+                    o.actions,
+                )
+            )
             continue
         remaining = tuple(sorted(plan.targeted_rules & after.get(o.endpoint, set())))
         if remaining:
-            judged.append(Outcome(o.endpoint, Status.NOT_FIXED, o.reason + "; the rescan still finds "
-                                  + " ".join(remaining), o.driver, remaining, o.actions))
+            judged.append(
+                Outcome(
+                    o.endpoint,
+                    Status.NOT_FIXED,
+                    o.reason + "; the rescan still finds " + " ".join(remaining),
+                    o.driver,
+                    remaining,
+                    o.actions,
+                )
+            )
         else:
             manual = sorted(after.get(o.endpoint, set()) - plan.targeted_rules)
             note = f" (manual steps remain for {' '.join(manual)})" if manual else ""
-            judged.append(Outcome(o.endpoint, Status.FIXED, o.reason + note, o.driver, tuple(manual), o.actions))
+            judged.append(
+                Outcome(o.endpoint, Status.FIXED, o.reason + note, o.driver, tuple(manual), o.actions)
+            )
     return judged
-

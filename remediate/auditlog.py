@@ -32,11 +32,28 @@ class AuditLog:
             text = text.replace(secret, "<redacted>")
         return text
 
-    def record(self, device: str, action: str, result: str, *, driver: str | None = None,
-               detail: str = "", **extra: Any) -> None:
-        entry = {"time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "device": device,
-                 "driver": driver, "action": action, "result": result, "detail": detail, **extra}
-        clean = {key: self._redact(value) if isinstance(value, str) else value for key, value in entry.items()}
+    def record(
+        self,
+        device: str,
+        action: str,
+        result: str,
+        *,
+        driver: str | None = None,
+        detail: str = "",
+        **extra: Any,
+    ) -> None:
+        entry = {
+            "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "device": device,
+            "driver": driver,
+            "action": action,
+            "result": result,
+            "detail": detail,
+            **extra,
+        }
+        clean = {
+            key: self._redact(value) if isinstance(value, str) else value for key, value in entry.items()
+        }
         line = json.dumps(clean, ensure_ascii=True) + "\n"
         os.write(self._fd, line.encode("ascii"))
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from camscan import pki
@@ -53,8 +53,9 @@ def write_secret(path: Path, data: bytes, *, force: bool = False) -> None:
 
 
 def key_pem(key: pki.PrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _sans(ips: Sequence[str], dns: Sequence[str]) -> list[x509.GeneralName]:
@@ -88,8 +89,14 @@ class LocalCA:
         return self.directory / CA_CERT
 
     @classmethod
-    def init(cls, directory: str | os.PathLike[str], *, key_type: str = "ec-p256",
-             common_name: str = "camscan site CA", days: int = 3650) -> LocalCA:
+    def init(
+        cls,
+        directory: str | os.PathLike[str],
+        *,
+        key_type: str = "ec-p256",
+        common_name: str = "camscan site CA",
+        days: int = 3650,
+    ) -> LocalCA:
         path = Path(directory)
         if (path / CA_CERT).exists() or (path / CA_KEY).exists():
             raise UsageError(f"{path} already holds a CA: refusing to replace it")
@@ -98,8 +105,12 @@ class LocalCA:
             raise UsageError(f"--key-type {key_type!r}: choose ec-p256 or rsa2048")
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.chmod(0o700)
-        issued = pki.make_ca(common_name, key=pki.new_key(kind),
-                             not_after=pki.utcnow() + dt.timedelta(days=days), path_length=0)
+        issued = pki.make_ca(
+            common_name,
+            key=pki.new_key(kind),
+            not_after=pki.utcnow() + dt.timedelta(days=days),
+            path_length=0,
+        )
         write_secret(path / CA_KEY, key_pem(issued.key))
         write_bytes_atomic(path / CA_CERT, issued.cert_pem, mode=0o644)
         return cls(path, issued)
@@ -109,8 +120,10 @@ class LocalCA:
         path = Path(directory)
         cert_file, key_file = path / CA_CERT, path / CA_KEY
         if not cert_file.is_file() or not key_file.is_file():
-            raise UsageError(f"{path}: no CA there (expected {CA_CERT} and {CA_KEY}; "
-                             f"create one with `camscan ca init --dir {path}`)")
+            raise UsageError(
+                f"{path}: no CA there (expected {CA_CERT} and {CA_KEY}; "
+                f"create one with `camscan ca init --dir {path}`)"
+            )
         if _too_open(path):
             raise UsageError(f"{path}: the CA directory is open to other users; run `chmod 700 {path}`")
         if _too_open(key_file):
@@ -120,25 +133,36 @@ class LocalCA:
             key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
         except (ValueError, TypeError, OSError) as exc:
             raise UsageError(f"{path}: cannot read the CA ({exc})") from None
-        if not isinstance(key, pki.PrivateKey):  # type: ignore[misc, arg-type]
+        if not isinstance(key, pki.PrivateKey):
             raise UsageError(f"{key_file}: unsupported key type")
-        if cert.public_key().public_bytes(serialization.Encoding.DER,
-                                          serialization.PublicFormat.SubjectPublicKeyInfo) != \
-                key.public_key().public_bytes(serialization.Encoding.DER,
-                                              serialization.PublicFormat.SubjectPublicKeyInfo):
+        if cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ) != key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ):
             raise UsageError(f"{path}: {CA_KEY} does not belong to {CA_CERT}")
-        return cls(path, pki.Issued(cert, key))  # type: ignore[arg-type]
+        return cls(path, pki.Issued(cert, key))
 
     # --- issuing -----------------------------------------------------------------------------
 
-    def _leaf(self, public_key: object, subject: x509.Name, ips: Sequence[str], dns: Sequence[str],
-              days: int, *, rsa_key: bool) -> x509.Certificate:
+    def _leaf(
+        self,
+        public_key: object,
+        subject: x509.Name,
+        ips: Sequence[str],
+        dns: Sequence[str],
+        days: int,
+        *,
+        rsa_key: bool,
+    ) -> x509.Certificate:
         sans = _sans(ips, dns)
         if not sans:
             raise UsageError("a device certificate needs at least one IP address or DNS name")
         if not 1 <= days <= MAX_DAYS:
-            raise UsageError(f"--days {days}: between 1 and {MAX_DAYS} (browsers refuse longer "
-                             "server certificates; CA/B Forum BR 6.3.2)")
+            raise UsageError(
+                f"--days {days}: between 1 and {MAX_DAYS} (browsers refuse longer "
+                "server certificates; CA/B Forum BR 6.3.2)"
+            )
         # Validity counts both ends (RFC 5280 4.1.2.5): `days` days is days*86400 - 1 seconds apart.
         not_before = pki.utcnow() - dt.timedelta(minutes=5)
         ca_key = self.issued_by.key
@@ -151,30 +175,56 @@ class LocalCA:
             .not_valid_before(not_before)
             .not_valid_after(not_before + dt.timedelta(days=days) - dt.timedelta(seconds=1))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=rsa_key,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=rsa_key,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)  # type: ignore[arg-type]
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                ca_key.public_key()), critical=False)  # type: ignore[arg-type]
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+            )
         )
-        algorithm = None if isinstance(ca_key, pki.ed25519.Ed25519PrivateKey) else hashes.SHA256()
-        return builder.sign(ca_key, algorithm)  # type: ignore[arg-type]
+        algorithm = None if isinstance(ca_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+        return builder.sign(ca_key, algorithm)
 
-    def issue(self, ips: Sequence[str], dns: Sequence[str] = (), *, days: int = MAX_DAYS,
-              key: pki.PrivateKey | None = None, key_type: str = "ec-p256") -> pki.Issued:
+    def issue(
+        self,
+        ips: Sequence[str],
+        dns: Sequence[str] = (),
+        *,
+        days: int = MAX_DAYS,
+        key: pki.PrivateKey | None = None,
+        key_type: str = "ec-p256",
+    ) -> pki.Issued:
         """A key generated here and a certificate for it (for devices that take an upload)."""
         key = key or pki.new_key(KEY_TYPES.get(key_type, key_type))
         subject = pki.name(next(iter(dns), None) or next(iter(ips), None))
-        cert = self._leaf(key.public_key(), subject, ips, dns, days,
-                          rsa_key=isinstance(key, rsa.RSAPrivateKey))
+        cert = self._leaf(
+            key.public_key(), subject, ips, dns, days, rsa_key=isinstance(key, rsa.RSAPrivateKey)
+        )
         return pki.Issued(cert, key)
 
-    def sign_csr(self, csr: x509.CertificateSigningRequest, ips: Sequence[str], dns: Sequence[str] = (),
-                 *, correct: bool = False, days: int = MAX_DAYS) -> x509.Certificate:
+    def sign_csr(
+        self,
+        csr: x509.CertificateSigningRequest,
+        ips: Sequence[str],
+        dns: Sequence[str] = (),
+        *,
+        correct: bool = False,
+        days: int = MAX_DAYS,
+    ) -> x509.Certificate:
         """Sign a CSR made on the device for the device's own names.
 
         A CSR without a SAN (ONVIF's CreatePKCS10CSR has no way to ask for one) gets the
@@ -190,22 +240,35 @@ class LocalCA:
         if (asked_ips or asked_dns) and (asked_ips, asked_dns) != (want_ips, want_dns) and not correct:
             asked = ", ".join(sorted(asked_ips | asked_dns))
             wanted = ", ".join(sorted(want_ips | want_dns))
-            raise CSRMismatch(f"the CSR asks for {asked} but the device is {wanted}: refusing to sign "
-                              "(--correct signs for the device's names instead)")
+            raise CSRMismatch(
+                f"the CSR asks for {asked} but the device is {wanted}: refusing to sign "
+                "(--correct signs for the device's names instead)"
+            )
         cns = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         subject = pki.name(str(cns[0].value)) if cns else pki.name(next(iter(sorted(want_dns | want_ips))))
-        return self._leaf(csr.public_key(), subject, sorted(want_ips), sorted(want_dns), days,
-                          rsa_key=isinstance(csr.public_key(), rsa.RSAPublicKey))
+        return self._leaf(
+            csr.public_key(),
+            subject,
+            sorted(want_ips),
+            sorted(want_dns),
+            days,
+            rsa_key=isinstance(csr.public_key(), rsa.RSAPublicKey),
+        )
 
 
 def encode_certificate(cert: x509.Certificate, fmt: str) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER if fmt == "der" else serialization.Encoding.PEM)
 
 
-def pkcs12_bytes(issued: pki.Issued, chain: Sequence[x509.Certificate], passphrase: bytes,
-                 name: str) -> bytes:
+def pkcs12_bytes(
+    issued: pki.Issued, chain: Sequence[x509.Certificate], passphrase: bytes, name: str
+) -> bytes:
     from cryptography.hazmat.primitives.serialization import pkcs12
 
     return pkcs12.serialize_key_and_certificates(
-        name.encode(), issued.key, issued.cert, list(chain),  # type: ignore[arg-type]
-        serialization.BestAvailableEncryption(passphrase))
+        name.encode(),
+        issued.key,
+        issued.cert,
+        list(chain),
+        serialization.BestAvailableEncryption(passphrase),
+    )

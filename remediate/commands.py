@@ -52,24 +52,28 @@ def san_text(ctx: Context) -> str:
 
 def apply_command(ctx: Context) -> tuple[str, ...]:
     target = ctx.endpoint.server_name or ctx.endpoint.address
-    return (f"CAMSCAN_PASSWORD=... camscan fix {q(target)} -p {ctx.endpoint.port} --apply "
-            f"--ca {q(ctx.ca_dir)} --user {q(ctx.user)} --driver {ctx.driver}",)
+    return (
+        f"CAMSCAN_PASSWORD=... camscan fix {q(target)} -p {ctx.endpoint.port} --apply "
+        f"--ca {q(ctx.ca_dir)} --user {q(ctx.user)} --driver {ctx.driver}",
+    )
 
 
 def reissue_commands(ctx: Context) -> tuple[str, ...]:
     out = q(f"{ctx.ca_dir}/devices/{ctx.stem}")
     return (
         *apply_command(ctx),
-        f"camscan ca issue --ca {q(ctx.ca_dir)} {_names(ctx)} --out {out}  # key made here, for a manual upload",
-        f"camscan ca sign --ca {q(ctx.ca_dir)} device.csr {_names(ctx)} --out {out}  # CSR made on the device",
+        f"camscan ca issue --ca {q(ctx.ca_dir)} {_names(ctx)} --out {out}  # key made here: upload",
+        f"camscan ca sign --ca {q(ctx.ca_dir)} device.csr {_names(ctx)} --out {out}  # device CSR",
     )
 
 
 def reissue_openssl(ctx: Context) -> tuple[str, ...]:
     cn = ctx.dns[0] if ctx.dns else ctx.ips[0]
     stem, ca = q(ctx.stem), q(ctx.ca_dir)
-    ext = (f"subjectAltName={san_text(ctx)}\\nextendedKeyUsage=serverAuth\\n"
-           "basicConstraints=critical,CA:FALSE\\nkeyUsage=critical,digitalSignature")
+    ext = (
+        f"subjectAltName={san_text(ctx)}\\nextendedKeyUsage=serverAuth\\n"
+        "basicConstraints=critical,CA:FALSE\\nkeyUsage=critical,digitalSignature"
+    )
     return (
         f"openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout {stem}.key "
         f"-out {stem}.csr -subj {q('/CN=' + cn)} -addext {q('subjectAltName=' + san_text(ctx))}",
@@ -81,22 +85,27 @@ def reissue_openssl(ctx: Context) -> tuple[str, ...]:
 
 def reboot_manual(ctx: Context) -> tuple[str, ...]:
     template = REBOOT_CURL.get(ctx.driver)
-    check = (f"openssl s_client -connect {ctx.host}:{ctx.endpoint.port} </dev/null 2>/dev/null "
-             "| openssl x509 -noout -subject -ext subjectAltName  # after the reboot")
+    check = (
+        f"openssl s_client -connect {ctx.host}:{ctx.endpoint.port} </dev/null 2>/dev/null "
+        "| openssl x509 -noout -subject -ext subjectAltName  # after the reboot"
+    )
     if template is None:
         return ("reboot from the device's web page (Maintenance > Reboot) or ONVIF SystemReboot", check)
     return (template.format(user=q(ctx.user), host=ctx.host, port=ctx.endpoint.port), check)
 
 
 def clock_manual(ctx: Context) -> tuple[str, ...]:
-    return ("set the time in the device's web page (System > Time: NTP, or 'sync with computer time')",
-            f"curl -skI https://{ctx.host}:{ctx.endpoint.port}/ | grep -i '^date:'  # the device's clock")
+    return (
+        "set the time in the device's web page (System > Time: NTP, or 'sync with computer time')",
+        f"curl -skI https://{ctx.host}:{ctx.endpoint.port}/ | grep -i '^date:'  # the device's clock",
+    )
 
 
 def trust_ca_commands(ctx: Context) -> tuple[str, ...]:
     return (
         "Windows: certutil -addstore -f Root cacert.crt",
-        "macOS:   sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain cacert.crt",
+        "macOS:   sudo security add-trusted-cert -d -r trustRoot "
+        "-k /Library/Keychains/System.keychain cacert.crt",
         "Debian:  sudo cp cacert.crt /usr/local/share/ca-certificates/ && sudo update-ca-certificates",
         f"camscan {q(ctx.endpoint.address)} -p {ctx.endpoint.port} --ca-bundle cacert.crt  # then rescan",
     )

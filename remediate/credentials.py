@@ -26,7 +26,7 @@ from pathlib import Path
 from camscan.errors import UsageError
 from camscan.remediate.drivers.base import Credentials
 
-PASSWORD_ENV = "CAMSCAN_PASSWORD"
+PASSWORD_ENV = "CAMSCAN_PASSWORD"  # noqa: S105 - the variable's name, not a password
 
 
 @dataclass(frozen=True)
@@ -92,18 +92,23 @@ def load_file(path: str | os.PathLike[str], user: str | None) -> CredentialStore
     return CredentialStore(default, tuple(entries))
 
 
-def resolve(user: str | None, credentials_file: str | None, *, interactive: bool | None = None) -> CredentialStore:
+def resolve(
+    user: str | None, credentials_file: str | None, *, interactive: bool | None = None
+) -> CredentialStore:
     """The credentials for this run: the file, else --user with $CAMSCAN_PASSWORD, else a prompt."""
     if credentials_file:
         return load_file(credentials_file, user)
     if not user:
-        raise UsageError("--apply needs --user USER (password from $CAMSCAN_PASSWORD or a prompt) "
-                         "or --credentials FILE")
+        raise UsageError(
+            "--apply needs --user USER (password from $CAMSCAN_PASSWORD or a prompt) or --credentials FILE"
+        )
     password = os.environ.get(PASSWORD_ENV)
     if not password:
         if not (sys.stdin.isatty() if interactive is None else interactive):
-            raise UsageError(f"no password: set {PASSWORD_ENV} or use --credentials FILE "
-                             "(passwords are never taken from the command line)")
+            raise UsageError(
+                f"no password: set {PASSWORD_ENV} or use --credentials FILE "
+                "(passwords are never taken from the command line)"
+            )
         password = getpass.getpass(f"password for {user}: ")
         if not password:
             raise UsageError("no password given")

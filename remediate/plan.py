@@ -20,8 +20,24 @@ from camscan.remediate.model import Action, DevicePlan, Step, Strategy
 CLOCK_RULES = frozenset({"CS122", "CS302"})
 NAME_RULES = frozenset({"CS105", "CS106", "CS107", "CS108", "CS404"})
 KEY_RULES = frozenset({"CS401", "CS402", "CS403"})
-REISSUE_RULES = frozenset({"CS101", "CS102", "CS103", "CS104", "CS109", "CS110", "CS111", "CS112",
-                           "CS120", "CS121", "CS122", "CS203", "CS204", "CS501"})
+REISSUE_RULES = frozenset(
+    {
+        "CS101",
+        "CS102",
+        "CS103",
+        "CS104",
+        "CS109",
+        "CS110",
+        "CS111",
+        "CS112",
+        "CS120",
+        "CS121",
+        "CS122",
+        "CS203",
+        "CS204",
+        "CS501",
+    }
+)
 # Everything else (CS301 legacy TLS, CS000 a rule that crashed, rules added later) gets the
 # rule's own remediation text as a manual step: never silence.
 
@@ -68,25 +84,36 @@ def plan_fixes(audit: AuditResult, options: PlanOptions = PlanOptions()) -> list
     for finding in audit.findings:
         by_endpoint.setdefault(finding.endpoint, []).append(finding)
     observations = {obs.endpoint: obs for obs in audit.scan.observations}
-    return [plan_device(endpoint, findings, observations.get(endpoint), options)
-            for endpoint, findings in sorted(by_endpoint.items(), key=lambda item: item[0].sort_key)]
+    return [
+        plan_device(endpoint, findings, observations.get(endpoint), options)
+        for endpoint, findings in sorted(by_endpoint.items(), key=lambda item: item[0].sort_key)
+    ]
 
 
-def plan_device(endpoint: Endpoint, findings: Sequence[Finding], obs: Observation | None,
-                options: PlanOptions) -> DevicePlan:
+def plan_device(
+    endpoint: Endpoint, findings: Sequence[Finding], obs: Observation | None, options: PlanOptions
+) -> DevicePlan:
     vendor = obs.identity.vendor if obs is not None else None
     driver = options.driver or guess_driver(vendor)
     ips, dns = device_names(endpoint)
-    ctx = cmd.Context(endpoint=endpoint, ips=ips, dns=dns, driver=driver, ca_dir=options.ca_dir,
-                      user=options.user)
+    ctx = cmd.Context(
+        endpoint=endpoint, ips=ips, dns=dns, driver=driver, ca_dir=options.ca_dir, user=options.user
+    )
     rule_ids = tuple(sorted({f.rule_id for f in findings}))
     firmware_ca = built_in_ca(findings)
     steps: list[Step] = []
     if CLOCK_RULES & set(rule_ids):
-        steps.append(Step(Strategy.SET_CLOCK, Action.SET_CLOCK,
-                          "set the device clock to UTC now (and point it at NTP), before anything else",
-                          True, cmd.apply_command(ctx), cmd.clock_manual(ctx),
-                          tuple(sorted(CLOCK_RULES & set(rule_ids)))))
+        steps.append(
+            Step(
+                Strategy.SET_CLOCK,
+                Action.SET_CLOCK,
+                "set the device clock to UTC now (and point it at NTP), before anything else",
+                True,
+                cmd.apply_command(ctx),
+                cmd.clock_manual(ctx),
+                tuple(sorted(CLOCK_RULES & set(rule_ids))),
+            )
+        )
     reboot_ids: set[str] = set()
     reissue_ids: set[str] = set()
     manual: list[Finding] = []
@@ -112,38 +139,76 @@ def plan_device(endpoint: Endpoint, findings: Sequence[Finding], obs: Observatio
         reboot_ids.clear()
         steps.append(_reissue_step(ctx, reissue_ids))
     if reboot_ids:
-        steps.append(Step(Strategy.REBOOT, Action.REBOOT,
-                          "reboot: the firmware makes a new certificate for the device's current "
-                          "address at every boot (seed 001 Q1); the one served predates an address change",
-                          True, cmd.apply_command(ctx), cmd.reboot_manual(ctx), tuple(sorted(reboot_ids))))
+        steps.append(
+            Step(
+                Strategy.REBOOT,
+                Action.REBOOT,
+                "reboot: the firmware makes a new certificate for the device's current "
+                "address at every boot (seed 001 Q1); the one served predates an address change",
+                True,
+                cmd.apply_command(ctx),
+                cmd.reboot_manual(ctx),
+                tuple(sorted(reboot_ids)),
+            )
+        )
     if trust_ca:
-        steps.append(Step(Strategy.TRUST_DEVICE_CA, Action.MANUAL,
-                          "the certificate comes from the firmware's built-in CA: export it from the device "
-                          "(cacert.crt) and import it as a trusted root on every client (seed 001 Solution 1), "
-                          "or move the device to the site CA with `camscan fix --move-to-site-ca`",
-                          False, cmd.trust_ca_commands(ctx), (), ("CS202",)))
+        steps.append(
+            Step(
+                Strategy.TRUST_DEVICE_CA,
+                Action.MANUAL,
+                "the certificate comes from the firmware's built-in CA: export it from the device "
+                "(cacert.crt) and import it as a trusted root on every client (seed 001 Solution 1), "
+                "or move the device to the site CA with `camscan fix --move-to-site-ca`",
+                False,
+                cmd.trust_ca_commands(ctx),
+                (),
+                ("CS202",),
+            )
+        )
     for finding in manual:
-        steps.append(Step(Strategy.MANUAL, Action.MANUAL, finding.remediation, False, (), (),
-                          (finding.rule_id,)))
-    return DevicePlan(endpoint, vendor, driver, ips, dns, rule_ids, tuple(steps),
-                      obs.leaf_sha256 if obs is not None and obs.chain_der else None)
+        steps.append(
+            Step(Strategy.MANUAL, Action.MANUAL, finding.remediation, False, (), (), (finding.rule_id,))
+        )
+    return DevicePlan(
+        endpoint,
+        vendor,
+        driver,
+        ips,
+        dns,
+        rule_ids,
+        tuple(steps),
+        obs.leaf_sha256 if obs is not None and obs.chain_der else None,
+    )
 
 
 def _reissue_step(ctx: cmd.Context, rule_ids: set[str]) -> Step:
     if rule_ids & KEY_RULES:
-        strategy, summary = (Strategy.NEW_KEY,
-                             "the key is shared with other devices or a vendor default: give the device a key "
-                             "of its own (made on the device where it can) and a site-CA certificate for it")
+        strategy, summary = (
+            Strategy.NEW_KEY,
+            "the key is shared with other devices or a vendor default: give the device a key "
+            "of its own (made on the device where it can) and a site-CA certificate for it",
+        )
     elif "CS201" in rule_ids:
-        strategy, summary = (Strategy.INTERMEDIATE,
-                             "the device sends its leaf without the intermediate and cannot send more than one "
-                             "certificate (seed 002): re-issue it straight from the site CA, whose root the "
-                             "clients import, so no intermediate is needed (or install the intermediate on "
-                             "every client)")
+        strategy, summary = (
+            Strategy.INTERMEDIATE,
+            "the device sends its leaf without the intermediate and cannot send more than one "
+            "certificate (seed 002): re-issue it straight from the site CA, whose root the "
+            "clients import, so no intermediate is needed (or install the intermediate on "
+            "every client)",
+        )
     else:
-        strategy, summary = (Strategy.REISSUE,
-                             "re-issue the certificate from the site CA for the device's address "
-                             "(ECDSA P-256, serverAuth, 398 days; key made on the device where it can) and "
-                             "install it")
-    return Step(strategy, Action.REISSUE, summary, True, cmd.reissue_commands(ctx),
-                cmd.reissue_openssl(ctx), tuple(sorted(rule_ids)))
+        strategy, summary = (
+            Strategy.REISSUE,
+            "re-issue the certificate from the site CA for the device's address "
+            "(ECDSA P-256, serverAuth, 398 days; key made on the device where it can) and "
+            "install it",
+        )
+    return Step(
+        strategy,
+        Action.REISSUE,
+        summary,
+        True,
+        cmd.reissue_commands(ctx),
+        cmd.reissue_openssl(ctx),
+        tuple(sorted(rule_ids)),
+    )

@@ -50,8 +50,9 @@ class AxisDriver(OnvifDriver):
             else:
                 raise DriverError("unsupported", "the device has no certificate REST API (AXIS OS < 11.6)")
         body = None if data is None else {"data": data}
-        response = await self.session.request(method, f"/config/rest/cert/{self.api}/{path}", json=body,
-                                              ok=(200, 400))
+        response = await self.session.request(
+            method, f"/config/rest/cert/{self.api}/{path}", json=body, ok=(200, 400)
+        )
         try:
             reply = response.json()
         except ValueError:
@@ -66,19 +67,39 @@ class AxisDriver(OnvifDriver):
 
     async def set_clock(self, moment: dt.datetime) -> None:
         stamp = moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        response = await self.session.request("POST", "/axis-cgi/time.cgi", json={
-            "apiVersion": "1.0", "context": "camscan", "method": "setDateTime", "params": {"dateTime": stamp}})
+        response = await self.session.request(
+            "POST",
+            "/axis-cgi/time.cgi",
+            json={
+                "apiVersion": "1.0",
+                "context": "camscan",
+                "method": "setDateTime",
+                "params": {"dateTime": stamp},
+            },
+        )
         if "error" in response.json():
             raise DriverError("rejected", f"time.cgi: {response.json()['error'].get('message', '')}"[:200])
         self.clock_offset = moment.astimezone(dt.UTC) - dt.datetime.now(dt.UTC)
 
-    async def create_csr(self, common_name: str, ips: Sequence[str],
-                         dns: Sequence[str]) -> x509.CertificateSigningRequest:
+    async def create_csr(
+        self, common_name: str, ips: Sequence[str], dns: Sequence[str]
+    ) -> x509.CertificateSigningRequest:
         sans = [f"IP:{ip}" for ip in ips] + [f"DNS:{d}" for d in dns]
-        await self._rest("POST", "create_certificate", {
-            "alias": ALIAS, "key_type": "EC-P256", "subject": f"CN={common_name}", "subject_alt_names": sans})
-        pem = await self._rest("POST", f"certificates/{quote(ALIAS)}/get_csr",
-                               {"subject": f"CN={common_name}", "subject_alt_names": sans})
+        await self._rest(
+            "POST",
+            "create_certificate",
+            {
+                "alias": ALIAS,
+                "key_type": "EC-P256",
+                "subject": f"CN={common_name}",
+                "subject_alt_names": sans,
+            },
+        )
+        pem = await self._rest(
+            "POST",
+            f"certificates/{quote(ALIAS)}/get_csr",
+            {"subject": f"CN={common_name}", "subject_alt_names": sans},
+        )
         try:
             return x509.load_pem_x509_csr(str(pem).encode())
         except ValueError:
@@ -94,7 +115,8 @@ class AxisDriver(OnvifDriver):
             f'<aweb:SetWebServerTlsConfiguration xmlns:aweb="{WEBSERVER}" xmlns:acert="{CERT_NS}">'
             "<aweb:Configuration><aweb:Tls>true</aweb:Tls><aweb:CertificateSet><acert:Certificates>"
             f"{el('acert:Id', alias)}</acert:Certificates></aweb:CertificateSet></aweb:Configuration>"
-            "</aweb:SetWebServerTlsConfiguration>")
+            "</aweb:SetWebServerTlsConfiguration>"
+        )
 
     async def install_signed(self, chain: Sequence[x509.Certificate]) -> None:
         await self._rest("PATCH", f"certificates/{quote(ALIAS)}", {"certificate": _pem(chain[0])})
@@ -102,8 +124,11 @@ class AxisDriver(OnvifDriver):
 
     async def upload(self, chain: Sequence[x509.Certificate], key: PrivateKey) -> None:
         alias = f"{ALIAS}-{int(dt.datetime.now(dt.UTC).timestamp())}"
-        await self._rest("POST", "certificates", {"alias": alias, "certificate": _pem(chain[0]),
-                                                  "private_key": key_pem(key).decode()})
+        await self._rest(
+            "POST",
+            "certificates",
+            {"alias": alias, "certificate": _pem(chain[0]), "private_key": key_pem(key).decode()},
+        )
         await self._bind(alias)
 
     async def reboot(self) -> None:
@@ -114,5 +139,3 @@ class AxisDriver(OnvifDriver):
             return False
         await self._set_binding(self.previous_alias)
         return True
-
-

@@ -74,30 +74,46 @@ class Session:
         context.verify_mode = ssl.CERT_NONE  # pinned below instead
         context.set_ciphers("DEFAULT:@SECLEVEL=0")  # weak certificates are what we come to replace
         self.client = httpx.AsyncClient(
-            verify=context, auth=httpx.DigestAuth(credentials.username, credentials.password),
-            timeout=REQUEST_TIMEOUT, event_hooks={"response": [self._check_pin]})
+            verify=context,
+            auth=httpx.DigestAuth(credentials.username, credentials.password),
+            timeout=REQUEST_TIMEOUT,
+            event_hooks={"response": [self._check_pin]},
+        )
 
     async def _check_pin(self, response: httpx.Response) -> None:
         stream = response.extensions.get("network_stream")
         ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         if der is None or (self.pins and leaf_sha256(der) not in self.pins):
-            raise DriverError("pin", "the device presents a certificate other than the one scanned: "
-                                     "refusing to talk to it (rescan first)")
+            raise DriverError(
+                "pin",
+                "the device presents a certificate other than the one scanned: "
+                "refusing to talk to it (rescan first)",
+            )
 
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    async def request(self, method: str, path: str, *, content: bytes | str | None = None,
-                      json: Any = None, headers: dict[str, str] | None = None,
-                      ok: Sequence[int] = (200,)) -> httpx.Response:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | str | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        ok: Sequence[int] = (200,),
+    ) -> httpx.Response:
         try:
-            response = await self.client.request(method, self.base + path, content=content, json=json,
-                                                 headers=headers)
+            response = await self.client.request(
+                method, self.base + path, content=content, json=json, headers=headers
+            )
         except DriverError:
             raise
         except httpx.TimeoutException:
-            raise DriverError("unreachable", f"{method} {path}: no answer within {REQUEST_TIMEOUT:g} s") from None
+            raise DriverError(
+                "unreachable", f"{method} {path}: no answer within {REQUEST_TIMEOUT:g} s"
+            ) from None
         except httpx.HTTPError as exc:
             raise DriverError("unreachable", f"{method} {path}: {type(exc).__name__}") from None
         if response.status_code == 401:
@@ -124,8 +140,9 @@ class Driver:
     async def set_clock(self, moment: dt.datetime) -> None:
         raise NotImplementedError
 
-    async def create_csr(self, common_name: str, ips: Sequence[str],
-                         dns: Sequence[str]) -> x509.CertificateSigningRequest:
+    async def create_csr(
+        self, common_name: str, ips: Sequence[str], dns: Sequence[str]
+    ) -> x509.CertificateSigningRequest:
         raise NotImplementedError
 
     async def install_signed(self, chain: Sequence[x509.Certificate]) -> None:

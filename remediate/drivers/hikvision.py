@@ -29,8 +29,9 @@ class HikvisionDriver(OnvifDriver):
     name = "hikvision"
 
     async def _isapi(self, method: str, path: str, body: bytes | str | None = None) -> Element | None:
-        response = await self.session.request(method, path, content=body, ok=(200, 400),
-                                              headers={"Content-Type": "application/xml"})
+        response = await self.session.request(
+            method, path, content=body, ok=(200, 400), headers={"Content-Type": "application/xml"}
+        )
         try:
             root: Element = DET.fromstring(response.content, forbid_dtd=True)
         except (DET.ParseError, ValueError):
@@ -46,15 +47,22 @@ class HikvisionDriver(OnvifDriver):
     async def set_clock(self, moment: dt.datetime) -> None:
         stamp = moment.astimezone(dt.UTC).replace(microsecond=0, tzinfo=None).isoformat()
         # POSIX zone names are inverted on ISAPI (CST-8 is UTC+8); UTC is unambiguous either way.
-        await self._isapi("PUT", "/ISAPI/System/time",
-                          f'<Time xmlns="{ISAPI_NS}"><timeMode>manual</timeMode>{el("localTime", stamp)}'
-                          "<timeZone>CST+0:00:00</timeZone></Time>")
+        await self._isapi(
+            "PUT",
+            "/ISAPI/System/time",
+            f'<Time xmlns="{ISAPI_NS}"><timeMode>manual</timeMode>{el("localTime", stamp)}'
+            "<timeZone>CST+0:00:00</timeZone></Time>",
+        )
         self.clock_offset = moment.astimezone(dt.UTC) - dt.datetime.now(dt.UTC)
 
-    async def create_csr(self, common_name: str, ips: Sequence[str],
-                         dns: Sequence[str]) -> x509.CertificateSigningRequest:
-        await self._isapi("PUT", "/ISAPI/Security/serverCertificate/certSignReq",
-                          f'<CertificateReq xmlns="{ISAPI_NS}">{el("commonName", common_name)}</CertificateReq>')
+    async def create_csr(
+        self, common_name: str, ips: Sequence[str], dns: Sequence[str]
+    ) -> x509.CertificateSigningRequest:
+        await self._isapi(
+            "PUT",
+            "/ISAPI/Security/serverCertificate/certSignReq",
+            f'<CertificateReq xmlns="{ISAPI_NS}">{el("commonName", common_name)}</CertificateReq>',
+        )
         response = await self.session.request("GET", "/ISAPI/Security/serverCertificate/downloadCertSignReq")
         try:
             return x509.load_pem_x509_csr(response.content)

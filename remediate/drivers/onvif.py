@@ -38,11 +38,21 @@ TT = "http://www.onvif.org/ver10/schema"
 DEVICE_PATH = "/onvif/device_service"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
-DIGEST_TYPE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest"
+DIGEST_TYPE = (
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest"
+)
 ECDSA_SHA256 = "1.2.840.10045.4.3.2"
 KEY_WAIT_POLLS = 60  # GetKeyStatus polls, one a second: key generation on a camera takes seconds
-REJECTING_FAULTS = ("NoMatchingPrivateKey", "NoPrivateKey", "BadCertificate", "KeyMismatch",
-                    "InvalidCertificateChain", "BadPrivateKey", "BadPKCS12File", "CertificateRejected")
+REJECTING_FAULTS = (
+    "NoMatchingPrivateKey",
+    "NoPrivateKey",
+    "BadCertificate",
+    "KeyMismatch",
+    "InvalidCertificateChain",
+    "BadPrivateKey",
+    "BadPKCS12File",
+    "CertificateRejected",
+)
 
 
 def local(tag: str) -> str:
@@ -71,23 +81,31 @@ def username_token(credentials: Credentials, created: dt.datetime, nonce: bytes 
     """WS-Security UsernameToken, PasswordDigest = Base64(SHA1(nonce + created + password))."""
     nonce = nonce if nonce is not None else os.urandom(16)
     stamp = created.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    digest = base64.b64encode(hashlib.sha1(nonce + stamp.encode() + credentials.password.encode(),
-                                           usedforsecurity=False).digest()).decode()
-    return (f'<wsse:Security xmlns:wsse="{WSSE}" xmlns:wsu="{WSU}"><wsse:UsernameToken>'
-            f"{el('wsse:Username', credentials.username)}"
-            f'<wsse:Password Type="{DIGEST_TYPE}">{digest}</wsse:Password>'
-            f"<wsse:Nonce>{base64.b64encode(nonce).decode()}</wsse:Nonce>"
-            f"<wsu:Created>{stamp}</wsu:Created></wsse:UsernameToken></wsse:Security>")
+    digest = base64.b64encode(
+        hashlib.sha1(nonce + stamp.encode() + credentials.password.encode(), usedforsecurity=False).digest()
+    ).decode()
+    return (
+        f'<wsse:Security xmlns:wsse="{WSSE}" xmlns:wsu="{WSU}"><wsse:UsernameToken>'
+        f"{el('wsse:Username', credentials.username)}"
+        f'<wsse:Password Type="{DIGEST_TYPE}">{digest}</wsse:Password>'
+        f"<wsse:Nonce>{base64.b64encode(nonce).decode()}</wsse:Nonce>"
+        f"<wsu:Created>{stamp}</wsu:Created></wsse:UsernameToken></wsse:Security>"
+    )
 
 
 def parse_datetime(element: Element | None) -> dt.datetime | None:
     if element is None:
         return None
     try:
-        return dt.datetime(int(text(element, "Date", "Year")), int(text(element, "Date", "Month")),
-                           int(text(element, "Date", "Day")), int(text(element, "Time", "Hour")),
-                           int(text(element, "Time", "Minute")), int(text(element, "Time", "Second")),
-                           tzinfo=dt.UTC)
+        return dt.datetime(
+            int(text(element, "Date", "Year")),
+            int(text(element, "Date", "Month")),
+            int(text(element, "Date", "Day")),
+            int(text(element, "Time", "Hour")),
+            int(text(element, "Time", "Minute")),
+            int(text(element, "Time", "Second")),
+            tzinfo=dt.UTC,
+        )
     except ValueError:
         return None
 
@@ -114,15 +132,23 @@ class OnvifDriver(Driver):
             assert self.clock_offset is not None
             created = dt.datetime.now(dt.UTC) + self.clock_offset
             header = f"<s:Header>{username_token(self.credentials, created)}</s:Header>"
-        envelope = (f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="{SOAP}" xmlns:tds="{TDS}" '
-                    f'xmlns:tas="{TAS}" xmlns:tt="{TT}">{header}<s:Body>{body}</s:Body></s:Envelope>')
+        envelope = (
+            f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="{SOAP}" xmlns:tds="{TDS}" '
+            f'xmlns:tas="{TAS}" xmlns:tt="{TT}">{header}<s:Body>{body}</s:Body></s:Envelope>'
+        )
         response = await self.session.request(
-            "POST", path, content=envelope.encode(), ok=(200, 400, 500),
-            headers={"Content-Type": "application/soap+xml; charset=utf-8"})
+            "POST",
+            path,
+            content=envelope.encode(),
+            ok=(200, 400, 500),
+            headers={"Content-Type": "application/soap+xml; charset=utf-8"},
+        )
         try:
             root: Element = DET.fromstring(response.content, forbid_dtd=True)
         except (DET.ParseError, ValueError):
-            raise DriverError("protocol", f"{path}: the answer is not XML (HTTP {response.status_code})") from None
+            raise DriverError(
+                "protocol", f"{path}: the answer is not XML (HTTP {response.status_code})"
+            ) from None
         answer = find(root, "Body")
         if answer is None or len(answer) == 0:
             raise DriverError("protocol", f"{path}: a SOAP envelope without a body")
@@ -140,8 +166,9 @@ class OnvifDriver(Driver):
 
     async def _security(self) -> str:
         if self.security_path is None:
-            answer = await self.call("<tds:GetServices><tds:IncludeCapability>false</tds:IncludeCapability>"
-                                     "</tds:GetServices>")
+            answer = await self.call(
+                "<tds:GetServices><tds:IncludeCapability>false</tds:IncludeCapability></tds:GetServices>"
+            )
             for service in answer:
                 if text(service, "Namespace") == TAS:
                     address = text(service, "XAddr")
@@ -163,8 +190,15 @@ class OnvifDriver(Driver):
         except DriverError as exc:
             if exc.kind == "auth":
                 raise
-        return DeviceFacts(self.name, text(info, "Manufacturer") or None, text(info, "Model") or None,
-                           text(info, "FirmwareVersion") or None, text(info, "SerialNumber") or None, mac, clock)
+        return DeviceFacts(
+            self.name,
+            text(info, "Manufacturer") or None,
+            text(info, "Model") or None,
+            text(info, "FirmwareVersion") or None,
+            text(info, "SerialNumber") or None,
+            mac,
+            clock,
+        )
 
     async def set_clock(self, moment: dt.datetime) -> None:
         utc = moment.astimezone(dt.UTC)
@@ -174,18 +208,25 @@ class OnvifDriver(Driver):
             f"<tds:UTCDateTime><tt:Time>{el('tt:Hour', utc.hour)}{el('tt:Minute', utc.minute)}"
             f"{el('tt:Second', utc.second)}</tt:Time><tt:Date>{el('tt:Year', utc.year)}"
             f"{el('tt:Month', utc.month)}{el('tt:Day', utc.day)}</tt:Date></tds:UTCDateTime>"
-            "</tds:SetSystemDateAndTime>")
+            "</tds:SetSystemDateAndTime>"
+        )
         self.clock_offset = moment.astimezone(dt.UTC) - dt.datetime.now(dt.UTC)
 
-    async def create_csr(self, common_name: str, ips: Sequence[str],
-                         dns: Sequence[str]) -> x509.CertificateSigningRequest:
+    async def create_csr(
+        self, common_name: str, ips: Sequence[str], dns: Sequence[str]
+    ) -> x509.CertificateSigningRequest:
         path = await self._security()
-        made = await self.call("<tas:CreateECCKeyPair><tas:EllipticCurve>secp256r1</tas:EllipticCurve>"
-                               "<tas:Alias>camscan-https</tas:Alias></tas:CreateECCKeyPair>", path=path)
+        made = await self.call(
+            "<tas:CreateECCKeyPair><tas:EllipticCurve>secp256r1</tas:EllipticCurve>"
+            "<tas:Alias>camscan-https</tas:Alias></tas:CreateECCKeyPair>",
+            path=path,
+        )
         key_id = text(made, "KeyID")
         for _ in range(KEY_WAIT_POLLS):
-            status = text(await self.call(f"<tas:GetKeyStatus>{el('tas:KeyID', key_id)}</tas:GetKeyStatus>",
-                                          path=path), "KeyStatus")
+            status = text(
+                await self.call(f"<tas:GetKeyStatus>{el('tas:KeyID', key_id)}</tas:GetKeyStatus>", path=path),
+                "KeyStatus",
+            )
             if status == "ok":
                 break
             if status == "corrupt":
@@ -196,7 +237,9 @@ class OnvifDriver(Driver):
         answer = await self.call(
             f"<tas:CreatePKCS10CSR><tas:Subject>{el('tas:CommonName', common_name)}</tas:Subject>"
             f"{el('tas:KeyID', key_id)}<tas:SignatureAlgorithm>{el('tas:algorithm', ECDSA_SHA256)}"
-            "</tas:SignatureAlgorithm></tas:CreatePKCS10CSR>", path=path)
+            "</tas:SignatureAlgorithm></tas:CreatePKCS10CSR>",
+            path=path,
+        )
         self.key_id = key_id
         try:
             return x509.load_der_x509_csr(base64.b64decode(text(answer, "PKCS10CSR")))
@@ -210,14 +253,19 @@ class OnvifDriver(Driver):
     async def _assign(self, path: str, new_path: str) -> None:
         self.previous_path = await self._assigned(path)
         if self.previous_path:
-            await self.call("<tas:ReplaceServerCertificateAssignment>"
-                            f"{el('tas:OldCertificationPathID', self.previous_path)}"
-                            f"{el('tas:NewCertificationPathID', new_path)}"
-                            "</tas:ReplaceServerCertificateAssignment>", path=path)
+            await self.call(
+                "<tas:ReplaceServerCertificateAssignment>"
+                f"{el('tas:OldCertificationPathID', self.previous_path)}"
+                f"{el('tas:NewCertificationPathID', new_path)}"
+                "</tas:ReplaceServerCertificateAssignment>",
+                path=path,
+            )
         else:
-            await self.call("<tas:AddServerCertificateAssignment>"
-                            f"{el('tas:CertificationPathID', new_path)}</tas:AddServerCertificateAssignment>",
-                            path=path)
+            await self.call(
+                "<tas:AddServerCertificateAssignment>"
+                f"{el('tas:CertificationPathID', new_path)}</tas:AddServerCertificateAssignment>",
+                path=path,
+            )
         self.installed_path = new_path
 
     async def install_signed(self, chain: Sequence[x509.Certificate]) -> None:
@@ -228,24 +276,35 @@ class OnvifDriver(Driver):
             required = "true" if index == 0 else "false"
             answer = await self.call(
                 f"<tas:UploadCertificate>{el('tas:Certificate', der)}<tas:Alias>camscan</tas:Alias>"
-                f"{el('tas:PrivateKeyRequired', required)}</tas:UploadCertificate>", path=path)
+                f"{el('tas:PrivateKeyRequired', required)}</tas:UploadCertificate>",
+                path=path,
+            )
             ids.append(text(answer, "CertificateID"))
         ids_xml = "".join(el("tas:CertificateID", i) for i in ids)
-        made = await self.call(f"<tas:CreateCertificationPath><tas:CertificateIDs>{ids_xml}</tas:CertificateIDs>"
-                               "<tas:Alias>camscan-https</tas:Alias></tas:CreateCertificationPath>", path=path)
+        made = await self.call(
+            f"<tas:CreateCertificationPath><tas:CertificateIDs>{ids_xml}</tas:CertificateIDs>"
+            "<tas:Alias>camscan-https</tas:Alias></tas:CreateCertificationPath>",
+            path=path,
+        )
         await self._assign(path, text(made, "CertificationPathID"))
 
     async def upload(self, chain: Sequence[x509.Certificate], key: PrivateKey) -> None:
         path = await self._security()
         passphrase = secrets.token_urlsafe(18)  # one-time: protects the key in transit inside TLS
         bundle = pkcs12.serialize_key_and_certificates(
-            b"camscan-https", key, chain[0], list(chain[1:]) or None,  # type: ignore[arg-type]
-            serialization.BestAvailableEncryption(passphrase.encode()))
+            b"camscan-https",
+            key,
+            chain[0],
+            list(chain[1:]) or None,
+            serialization.BestAvailableEncryption(passphrase.encode()),
+        )
         made = await self.call(
             "<tas:UploadCertificateWithPrivateKeyInPKCS12>"
             f"{el('tas:CertWithPrivateKey', base64.b64encode(bundle).decode())}"
             f"<tas:CertificationPathAlias>camscan-https</tas:CertificationPathAlias>"
-            f"{el('tas:Passphrase', passphrase)}</tas:UploadCertificateWithPrivateKeyInPKCS12>", path=path)
+            f"{el('tas:Passphrase', passphrase)}</tas:UploadCertificateWithPrivateKeyInPKCS12>",
+            path=path,
+        )
         await self._assign(path, text(made, "CertificationPathID"))
 
     async def reboot(self) -> None:
@@ -254,10 +313,13 @@ class OnvifDriver(Driver):
     async def rollback(self) -> bool:
         if not (self.previous_path and self.installed_path and self.security_path):
             return False
-        await self.call("<tas:ReplaceServerCertificateAssignment>"
-                        f"{el('tas:OldCertificationPathID', self.installed_path)}"
-                        f"{el('tas:NewCertificationPathID', self.previous_path)}"
-                        "</tas:ReplaceServerCertificateAssignment>", path=self.security_path)
+        await self.call(
+            "<tas:ReplaceServerCertificateAssignment>"
+            f"{el('tas:OldCertificationPathID', self.installed_path)}"
+            f"{el('tas:NewCertificationPathID', self.previous_path)}"
+            "</tas:ReplaceServerCertificateAssignment>",
+            path=self.security_path,
+        )
         return True
 
 

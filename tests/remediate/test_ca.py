@@ -65,7 +65,7 @@ def test_issued_certificate_carries_the_ip_server_auth_and_at_most_398_days(ca: 
     period = cert.not_valid_after_utc - cert.not_valid_before_utc
     assert period.total_seconds() + 1 == 398 * 86400
     cert.verify_directly_issued_by(ca.certificate)
-    with pytest.raises(UsageError, match="at most|between 1 and 398"):
+    with pytest.raises(UsageError, match=r"between 1 and 398"):
         ca.issue([IP], days=399)
 
 
@@ -73,10 +73,14 @@ def test_sign_csr_fills_in_a_missing_san_refuses_a_wrong_one_unless_corrected(ca
     key = pki.new_key()
     bare = pki.make_csr(key, common_name=IP)
     signed = ca.sign_csr(bare, [IP])
-    assert [str(i) for i in signed.extensions.get_extension_for_class(
-        x509.SubjectAlternativeName).value.get_values_for_type(x509.IPAddress)] == [IP]
+    assert [
+        str(i)
+        for i in signed.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName
+        ).value.get_values_for_type(x509.IPAddress)
+    ] == [IP]
     wrong = pki.make_csr(key, common_name=IP, ips=["127.0.0.99"])
-    with pytest.raises(CSRMismatch, match="127.0.0.99"):
+    with pytest.raises(CSRMismatch, match=r"127.0.0.99"):
         ca.sign_csr(wrong, [IP])
     corrected = ca.sign_csr(wrong, [IP], correct=True)
     assert "127.0.0.99" not in str(corrected.extensions.get_extension_for_class(x509.SubjectAlternativeName))
@@ -85,7 +89,7 @@ def test_sign_csr_fills_in_a_missing_san_refuses_a_wrong_one_unless_corrected(ca
 def test_sign_csr_refuses_a_csr_whose_signature_does_not_verify(ca: LocalCA) -> None:
     der = bytearray(pki.make_csr(pki.new_key(), common_name=IP).public_bytes(serialization.Encoding.DER))
     der[-5] ^= 0x01  # inside the signature
-    with pytest.raises(UsageError, match="signature does not verify"):
+    with pytest.raises(UsageError, match=r"signature does not verify"):
         ca.sign_csr(x509.load_der_x509_csr(bytes(der)), [IP])
 
 
@@ -100,8 +104,12 @@ def test_cli_issue_pem_der_p12_with_0600_keys_and_no_silent_overwrite(
     cert = x509.load_pem_x509_certificate(Path(f"{out}.pem").read_bytes())
     assert main(["ca", "issue", "--ca", str(ca_dir), "--ip", IP, "--out", str(out)]) == 2
     assert "refusing to overwrite" in capsys.readouterr().err
-    assert main(["ca", "issue", "--ca", str(ca_dir), "--ip", IP, "--out", str(out), "--format", "der",
-                 "--force"]) == 0
+    assert (
+        main(
+            ["ca", "issue", "--ca", str(ca_dir), "--ip", IP, "--out", str(out), "--format", "der", "--force"]
+        )
+        == 0
+    )
     assert x509.load_der_x509_certificate(Path(f"{out}.der").read_bytes()).public_key() != cert.public_key()
     monkeypatch.delenv("CAMSCAN_P12_PASSPHRASE", raising=False)
     monkeypatch.setattr("sys.stdin", io.StringIO())  # not a terminal: no prompt
@@ -111,25 +119,46 @@ def test_cli_issue_pem_der_p12_with_0600_keys_and_no_silent_overwrite(
     assert main(["ca", "issue", "--ca", str(ca_dir), "--ip", IP, "--out", str(out), "--format", "p12"]) == 0
     assert _mode(Path(f"{out}.p12")) == 0o600
     key, leaf, extra = pkcs12.load_key_and_certificates(Path(f"{out}.p12").read_bytes(), b"correct horse")
-    assert key is not None and leaf is not None and extra[0].subject == LocalCA.load(ca_dir).certificate.subject
+    assert (
+        key is not None and leaf is not None and extra[0].subject == LocalCA.load(ca_dir).certificate.subject
+    )
 
 
 def test_cli_issued_certificate_passes_camscan_check_for_its_ip(tmp_path: Path) -> None:
     ca_dir = tmp_path / "site-ca"
     assert main(["ca", "init", "--dir", str(ca_dir)]) == 0
     assert main(["ca", "issue", "--ca", str(ca_dir), "--ip", IP, "--out", str(tmp_path / "c")]) == 0
-    assert main(["check", str(tmp_path / "c.pem"), "--key", str(tmp_path / "c.key"), "--ip", IP,
-                 "--ca-bundle", str(ca_dir / "ca.pem"), "--trust", "site", "--offline"]) == 0
+    assert (
+        main(
+            [
+                "check",
+                str(tmp_path / "c.pem"),
+                "--key",
+                str(tmp_path / "c.key"),
+                "--ip",
+                IP,
+                "--ca-bundle",
+                str(ca_dir / "ca.pem"),
+                "--trust",
+                "site",
+                "--offline",
+            ]
+        )
+        == 0
+    )
 
 
-def test_cli_csr_for_a_public_ca_takes_dns_names_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_csr_for_a_public_ca_takes_dns_names_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "vms"
     assert main(["ca", "csr", "--dns", "vms.example.com", "--ip", IP, "--out", str(out)]) == 2
     assert "public CAs do not certify IP addresses" in capsys.readouterr().err
     assert main(["ca", "csr", "--dns", "vms.example.com", "--out", str(out)]) == 0
     csr = x509.load_pem_x509_csr(Path(f"{out}.csr").read_bytes())
     assert csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
-        x509.DNSName) == ["vms.example.com"]
+        x509.DNSName
+    ) == ["vms.example.com"]
     assert _mode(Path(f"{out}.key")) == 0o600
 
 
@@ -139,14 +168,35 @@ def test_cli_sign_shows_the_requested_names_and_refuses_a_mismatch(
     ca_dir = tmp_path / "site-ca"
     assert main(["ca", "init", "--dir", str(ca_dir)]) == 0
     csr_file = tmp_path / "device.csr"
-    csr_file.write_bytes(pki.make_csr(pki.new_key(), common_name=IP, ips=["127.0.0.99"]).public_bytes(
-        serialization.Encoding.PEM))
-    assert main(["ca", "sign", "--ca", str(ca_dir), str(csr_file), "--ip", IP, "--out", str(tmp_path / "d")]) == 2
+    csr_file.write_bytes(
+        pki.make_csr(pki.new_key(), common_name=IP, ips=["127.0.0.99"]).public_bytes(
+            serialization.Encoding.PEM
+        )
+    )
+    assert (
+        main(["ca", "sign", "--ca", str(ca_dir), str(csr_file), "--ip", IP, "--out", str(tmp_path / "d")])
+        == 2
+    )
     captured = capsys.readouterr()
     assert "the CSR asks for: 127.0.0.99" in captured.out
     assert "refusing to sign" in captured.err
-    assert main(["ca", "sign", "--ca", str(ca_dir), str(csr_file), "--ip", IP, "--correct",
-                 "--out", str(tmp_path / "d")]) == 0
+    assert (
+        main(
+            [
+                "ca",
+                "sign",
+                "--ca",
+                str(ca_dir),
+                str(csr_file),
+                "--ip",
+                IP,
+                "--correct",
+                "--out",
+                str(tmp_path / "d"),
+            ]
+        )
+        == 0
+    )
     assert not Path(tmp_path / "d.key").exists()  # the key stays on the device
 
 
@@ -158,6 +208,22 @@ def test_the_openssl_commands_a_plan_prints_make_a_certificate_camscan_judges_cl
     for line in cmd.reissue_openssl(ctx):
         shell_line = line.split("  # ")[0]
         subprocess.run(["bash", "-c", shell_line], cwd=tmp_path, check=True, capture_output=True, timeout=60)
-    assert main(["check", str(tmp_path / f"{IP}.crt"), "--key", str(tmp_path / f"{IP}.key"), "--ip", IP,
-                 "--ca-bundle", str(ca_dir / "ca.pem"), "--trust", "site", "--offline"]) == 0
+    assert (
+        main(
+            [
+                "check",
+                str(tmp_path / f"{IP}.crt"),
+                "--key",
+                str(tmp_path / f"{IP}.key"),
+                "--ip",
+                IP,
+                "--ca-bundle",
+                str(ca_dir / "ca.pem"),
+                "--trust",
+                "site",
+                "--offline",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / f"{IP}.der").read_bytes()[:1] == b"\x30"

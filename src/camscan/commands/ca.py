@@ -13,7 +13,7 @@ The site CA that `camscan fix` issues device certificates from, and the files de
   camscan ca init --dir ./site-ca                      # ca.pem (import on clients) + ca.key (0600)
   camscan ca issue --ca ./site-ca --ip 192.0.2.7 --out cam7             # cam7.key + cam7.pem
   camscan ca issue --ca ./site-ca --ip 192.0.2.7 --out cam7 --format der   # cam7.der (DER-only devices)
-  camscan ca issue --ca ./site-ca --ip 192.0.2.7 --out cam7 --format p12   # passphrase: $CAMSCAN_P12_PASSPHRASE
+  camscan ca issue --ca ./site-ca --ip 192.0.2.7 --out cam7 --format p12   # $CAMSCAN_P12_PASSPHRASE
   camscan ca sign --ca ./site-ca device.csr --ip 192.0.2.7 --out cam7   # a CSR made on the device
   camscan ca csr --dns cam7.example.com --out cam7     # key + CSR for a public CA (DNS names only)
 
@@ -35,7 +35,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         if ips:
             p.add_argument("--ip", action="append", default=[], metavar="IP", help="IP SAN (repeatable)")
         p.add_argument("--dns", action="append", default=[], metavar="NAME", help="DNS SAN (repeatable)")
-        p.add_argument("--out", required=True, metavar="PREFIX", help="output files PREFIX.key, PREFIX.pem ...")
+        p.add_argument(
+            "--out", required=True, metavar="PREFIX", help="output files PREFIX.key, PREFIX.pem ..."
+        )
         p.add_argument("--force", action="store_true", help="replace existing output files")
 
     issue = sub.add_parser("issue", help="a key made here and a certificate for a device")
@@ -50,8 +52,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sign.add_argument("csr", metavar="CSR", help="the device's CSR, PEM or DER")
     names(sign)
     sign.add_argument("--days", type=int, default=398)
-    sign.add_argument("--correct", action="store_true",
-                      help="sign for --ip/--dns even when the CSR asks for other names")
+    sign.add_argument(
+        "--correct", action="store_true", help="sign for --ip/--dns even when the CSR asks for other names"
+    )
     sign.add_argument("--format", choices=("pem", "der"), default="pem")
 
     csr = sub.add_parser("csr", help="a key and a CSR for a public CA (seed 002): DNS names only")
@@ -88,20 +91,24 @@ def _write_public(path: Path, data: bytes, force: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     from cryptography import x509
 
+    import camscan.remediate.ca as local_ca
     from camscan import pki
     from camscan.errors import UsageError
-    from camscan.remediate import ca as local_ca
 
     if args.action == "init":
         authority = local_ca.LocalCA.init(args.dir, key_type=args.key_type, common_name=args.name)
-        print(f"site CA created: {authority.cert_path} (import it as a trusted root on every client), "
-              f"key {authority.directory / local_ca.CA_KEY} (0600)")
+        print(
+            f"site CA created: {authority.cert_path} (import it as a trusted root on every client), "
+            f"key {authority.directory / local_ca.CA_KEY} (0600)"
+        )
         return 0
     out = Path(args.out)
     if args.action == "csr":
         if args.ip:
-            raise UsageError("public CAs do not certify IP addresses or private names (seed 002): use --dns "
-                             "with a name you control, or `camscan ca issue` from the site CA for an IP")
+            raise UsageError(
+                "public CAs do not certify IP addresses or private names (seed 002): use --dns "
+                "with a name you control, or `camscan ca issue` from the site CA for an IP"
+            )
         if not args.dns:
             raise UsageError("--dns NAME is required")
         key = pki.new_key(local_ca.KEY_TYPES[args.key_type])
@@ -122,9 +129,13 @@ def run(args: argparse.Namespace) -> int:
             return 0
         local_ca.write_secret(Path(str(out) + ".key"), local_ca.key_pem(issued.key), force=args.force)
         suffix = ".der" if args.format == "der" else ".pem"
-        _write_public(Path(str(out) + suffix), local_ca.encode_certificate(issued.cert, args.format), args.force)
-        print(f"{out}{suffix} and {out}.key (0600) for {', '.join([*args.ip, *args.dns])}, "
-              f"valid until {issued.cert.not_valid_after_utc:%Y-%m-%d}")
+        _write_public(
+            Path(str(out) + suffix), local_ca.encode_certificate(issued.cert, args.format), args.force
+        )
+        print(
+            f"{out}{suffix} and {out}.key (0600) for {', '.join([*args.ip, *args.dns])}, "
+            f"valid until {issued.cert.not_valid_after_utc:%Y-%m-%d}"
+        )
         return 0
     # sign
     try:
@@ -140,5 +151,6 @@ def run(args: argparse.Namespace) -> int:
     cert = authority.sign_csr(request, args.ip, args.dns, correct=args.correct, days=args.days)
     suffix = ".der" if args.format == "der" else ".pem"
     _write_public(Path(str(out) + suffix), local_ca.encode_certificate(cert, args.format), args.force)
-    print(f"{out}{suffix} for {', '.join([*args.ip, *args.dns])}, valid until {cert.not_valid_after_utc:%Y-%m-%d}")
+    names = ", ".join([*args.ip, *args.dns])
+    print(f"{out}{suffix} for {names}, valid until {cert.not_valid_after_utc:%Y-%m-%d}")
     return 0

@@ -39,12 +39,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     scanner_options.add_arguments(parser)
     rule_options.add_arguments(parser)
     plan = parser.add_argument_group("plan")
-    plan.add_argument("--ca", metavar="DIR", help="the site CA (`camscan ca init --dir DIR`): its ca.pem "
-                      "counts as trusted, as it will be once imported on the clients")
-    plan.add_argument("--move-to-site-ca", action="store_true",
-                      help="devices on their firmware's built-in CA move to the site CA (default: trust the "
-                      "built-in CA on clients and reboot when the certificate is stale)")
-    plan.add_argument("--driver", choices=DRIVERS, help="device API to use (default: from what the scan learnt)")
+    plan.add_argument(
+        "--ca",
+        metavar="DIR",
+        help="the site CA (`camscan ca init --dir DIR`): its ca.pem "
+        "counts as trusted, as it will be once imported on the clients",
+    )
+    plan.add_argument(
+        "--move-to-site-ca",
+        action="store_true",
+        help="devices on their firmware's built-in CA move to the site CA (default: trust the "
+        "built-in CA on clients and reboot when the certificate is stale)",
+    )
+    plan.add_argument(
+        "--driver", choices=DRIVERS, help="device API to use (default: from what the scan learnt)"
+    )
     plan.add_argument("--json", metavar="FILE", help="the plan (and outcomes) as fix-v1 JSON, '-' for stdout")
     plan.add_argument("--html", metavar="FILE", help="the HTML report with a 'How to fix' section")
     plan.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -54,12 +63,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     apply.add_argument("--user", help="device user name (password: $CAMSCAN_PASSWORD or a prompt)")
     apply.add_argument("--credentials", metavar="FILE", help="TOML credentials per device or subnet (0600)")
     apply.add_argument("--password", help=argparse.SUPPRESS)
-    apply.add_argument("--parallel", type=_parallel, default=2, help="devices at once (default 2, at most 16)")
-    apply.add_argument("--reboot-timeout", type=float, default=180.0, metavar="S",
-                       help="how long a rebooting device may take to come back (default 180 s)")
+    apply.add_argument(
+        "--parallel", type=_parallel, default=2, help="devices at once (default 2, at most 16)"
+    )
+    apply.add_argument(
+        "--reboot-timeout",
+        type=float,
+        default=180.0,
+        metavar="S",
+        help="how long a rebooting device may take to come back (default 180 s)",
+    )
     apply.add_argument("--stop-on-failure", action="store_true", help="start no new device after a failure")
-    apply.add_argument("--audit-log", metavar="FILE",
-                       help="append-only log of every action (default: CA_DIR/audit.log)")
+    apply.add_argument(
+        "--audit-log", metavar="FILE", help="append-only log of every action (default: CA_DIR/audit.log)"
+    )
 
 
 def _parallel(text: str) -> int:
@@ -72,15 +89,17 @@ def _parallel(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    import camscan.remediate.render as render
     from camscan import runtime
     from camscan.errors import UsageError
     from camscan.pipeline import judge, run_scan
-    from camscan.remediate import render
     from camscan.remediate.plan import PlanOptions, plan_fixes
 
     if args.password is not None:
-        raise UsageError("passwords are never taken from the command line (it shows in `ps` and shell "
-                         "history): set CAMSCAN_PASSWORD, use --credentials FILE, or answer the prompt")
+        raise UsageError(
+            "passwords are never taken from the command line (it shows in `ps` and shell "
+            "history): set CAMSCAN_PASSWORD, use --credentials FILE, or answer the prompt"
+        )
     if args.apply and not args.ca:
         raise UsageError("--apply needs --ca DIR (the site CA the new certificates come from)")
     authority = None
@@ -94,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
             report_options.check_output_path(flag, value)
     store = None
     if args.apply:
-        from camscan.remediate import credentials
+        import camscan.remediate.credentials as credentials
 
         store = credentials.resolve(args.user, args.credentials)
     sweep = scanner_options.sweep_from_args(args)
@@ -108,8 +127,15 @@ def run(args: argparse.Namespace) -> int:
         return await judge(scan, ctx)
 
     audit = runtime.run(scan_and_judge)
-    plans = plan_fixes(audit, PlanOptions(ca_dir=args.ca or "./site-ca", user=args.user or "admin",
-                                          move_to_site_ca=args.move_to_site_ca, driver=args.driver))
+    plans = plan_fixes(
+        audit,
+        PlanOptions(
+            ca_dir=args.ca or "./site-ca",
+            user=args.user or "admin",
+            move_to_site_ca=args.move_to_site_ca,
+            driver=args.driver,
+        ),
+    )
     out = sys.stderr if args.json == "-" else sys.stdout
     out.write(render.plan_text(plans))
     outcomes = []
@@ -123,18 +149,23 @@ def run(args: argparse.Namespace) -> int:
         from camscan.remediate.auditlog import AuditLog
 
         log = AuditLog(args.audit_log or Path(args.ca) / "audit.log", secrets=store.secrets())
-        options = ApplyOptions(backup_dir=Path(args.ca) / "backups", parallel=args.parallel,
-                               reboot_timeout=args.reboot_timeout, stop_on_failure=args.stop_on_failure,
-                               connect_timeout=sweep.options.connect_timeout,
-                               handshake_timeout=sweep.options.handshake_timeout)
+        options = ApplyOptions(
+            backup_dir=Path(args.ca) / "backups",
+            parallel=args.parallel,
+            reboot_timeout=args.reboot_timeout,
+            stop_on_failure=args.stop_on_failure,
+            connect_timeout=sweep.options.connect_timeout,
+            handshake_timeout=sweep.options.handshake_timeout,
+        )
 
         def progress(outcome):  # type: ignore[no-untyped-def]
             out.write(f"  {outcome.status.value:<8} {outcome.endpoint}\n")
             out.flush()
 
         try:
-            applied = runtime.run(lambda: apply_plans(plans, authority, store.for_address, options, log,
-                                                      on_outcome=progress))
+            applied = runtime.run(
+                lambda: apply_plans(plans, authority, store.for_address, options, log, on_outcome=progress)
+            )
             out.write("Rescanning...\n")
             final = runtime.run(scan_and_judge)
         finally:
@@ -145,8 +176,9 @@ def run(args: argparse.Namespace) -> int:
         reachable = {obs.endpoint for obs in final.scan.observations}
         outcomes = judge_outcomes(applied, plans, after, reachable)  # type: ignore[arg-type]
         out.write(render.outcome_text(outcomes))
-        out.write(f"findings before: {len(audit.findings)}, after: {len(final.findings)}; "
-                  f"audit log: {log.path}\n")
+        out.write(
+            f"findings before: {len(audit.findings)}, after: {len(final.findings)}; audit log: {log.path}\n"
+        )
     document = render.fix_document(plans, as_of=audit.as_of, applied=bool(outcomes), outcomes=outcomes)
     if args.json:
         import json
@@ -159,8 +191,8 @@ def run(args: argparse.Namespace) -> int:
 
             write_text_atomic(args.json, text)
     if args.html:
-        from camscan.reports.html_report import render_html
         from camscan.atomic import write_text_atomic
+        from camscan.reports.html_report import render_html
 
         write_text_atomic(args.html, render_html(final, fix_plans=document["devices"]))
     bad = any(o.status.value in ("not_fixed", "failed") for o in outcomes)
@@ -171,9 +203,12 @@ def _consent(args: argparse.Namespace, plans: list, out) -> bool:  # type: ignor
     from camscan.errors import UsageError
 
     automatic = [p for p in plans if p.automatic]
-    out.write(f"About to change {len(automatic)} device(s): "
-              + ", ".join(str(p.endpoint) for p in automatic[:20])
-              + (" ..." if len(automatic) > 20 else "") + "\n")
+    out.write(
+        f"About to change {len(automatic)} device(s): "
+        + ", ".join(str(p.endpoint) for p in automatic[:20])
+        + (" ..." if len(automatic) > 20 else "")
+        + "\n"
+    )
     if args.yes:
         return True
     if not sys.stdin.isatty():
