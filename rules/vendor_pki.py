@@ -1,7 +1,7 @@
 """Known vendor firmware PKI: built-in CAs and factory-default certificates (pure data + matchers).
 
 One table, shared by CS403 (known vendor default certificate), CS404 (stale certificate after
-an IP change: a built-in CA names the boot-time address) and the chain verdict in trust.py (a
+an IP change: a built-in CA names the boot-time address) and the chain verdict in trust/verdict.py (a
 leaf whose issuer is a firmware built-in CA is an untrusted root, not a missing intermediate).
 
 Every entry cites its source; device-protocols.md section 8 collects them:

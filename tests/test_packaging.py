@@ -37,6 +37,10 @@ def test_wheel_maps_user_folders_into_the_camscan_package(tmp_path: Path) -> Non
         "camscan/schemas/report-v1.schema.json",
         "camscan/reports/templates/report.html.j2",
         "camscan/lab/fleets/default.toml",
+        "camscan/rules/trust/verdict.py",
+        "camscan/remediate/plan.py",
+        "camscan/remediate/drivers/onvif.py",
+        "camscan/schemas/fix-v1.schema.json",
     ):
         assert expected in names, expected
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
