@@ -30,6 +30,7 @@ from camscan.remediate.ca import LocalCA
 from camscan.remediate.drivers import make_driver
 from camscan.remediate.drivers.base import Credentials, Driver, DriverError, Session, leaf_sha256
 from camscan.remediate.model import Action, DevicePlan, Outcome, Status
+from camscan.remediate.plan import guess_driver
 from camscan.scanner.tls_probe import ProbeSettings, probe
 
 POLL_INTERVAL = 0.5
@@ -129,13 +130,14 @@ async def apply_one(
     plan: DevicePlan, ca: LocalCA, credentials: Credentials, options: ApplyOptions, audit: AuditLog
 ) -> Outcome:
     endpoint, driver_name = plan.endpoint, plan.driver or "onvif"
+    ask_device = plan.driver is None
     progress = _Progress()
 
     def log(action: str, result: str, **extra: object) -> None:
         audit.record(str(endpoint), action, result, driver=driver_name, **extra)  # type: ignore[arg-type]
 
     def outcome(status: Status, reason: str) -> Outcome:
-        return Outcome(endpoint, status, reason, driver_name, (), tuple(progress.actions))
+        return Outcome(endpoint, status, audit.redact(reason), driver_name, (), tuple(progress.actions))
 
     if not plan.automatic:
         log("plan", "skipped", detail="manual steps only")
@@ -145,6 +147,10 @@ async def apply_one(
     driver = make_driver(driver_name, session, credentials)
     try:
         facts = await driver.facts()
+        if ask_device:
+            # The scan could not tell the vendor: what the device says over ONVIF decides.
+            driver_name = guess_driver(facts.manufacturer) or "onvif"
+            driver = make_driver(driver_name, session, credentials)
         log(
             "facts",
             "ok",

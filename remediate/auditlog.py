@@ -27,7 +27,8 @@ class AuditLog:
         except OSError as exc:
             raise UsageError(f"{self.path}: cannot open the audit log ({exc.strerror})") from None
 
-    def _redact(self, text: str) -> str:
+    def redact(self, text: str) -> str:
+        """`text` with every secret of the run replaced (a device may echo one in an error)."""
         for secret in self._secrets:
             text = text.replace(secret, "<redacted>")
         return text
@@ -51,9 +52,7 @@ class AuditLog:
             "detail": detail,
             **extra,
         }
-        clean = {
-            key: self._redact(value) if isinstance(value, str) else value for key, value in entry.items()
-        }
+        clean = {key: self.redact(value) if isinstance(value, str) else value for key, value in entry.items()}
         line = json.dumps(clean, ensure_ascii=True) + "\n"
         os.write(self._fd, line.encode("ascii"))
 

@@ -22,7 +22,7 @@ class Context:
     endpoint: Endpoint
     ips: tuple[str, ...]
     dns: tuple[str, ...]
-    driver: str
+    driver: str | None
     ca_dir: str
     user: str
 
@@ -54,7 +54,7 @@ def apply_command(ctx: Context) -> tuple[str, ...]:
     target = ctx.endpoint.server_name or ctx.endpoint.address
     return (
         f"CAMSCAN_PASSWORD=... camscan fix {q(target)} -p {ctx.endpoint.port} --apply "
-        f"--ca {q(ctx.ca_dir)} --user {q(ctx.user)} --driver {ctx.driver}",
+        f"--ca {q(ctx.ca_dir)} --user {q(ctx.user)}" + (f" --driver {ctx.driver}" if ctx.driver else ""),
     )
 
 
@@ -84,7 +84,7 @@ def reissue_openssl(ctx: Context) -> tuple[str, ...]:
 
 
 def reboot_manual(ctx: Context) -> tuple[str, ...]:
-    template = REBOOT_CURL.get(ctx.driver)
+    template = REBOOT_CURL.get(ctx.driver or "")
     check = (
         f"openssl s_client -connect {ctx.host}:{ctx.endpoint.port} </dev/null 2>/dev/null "
         "| openssl x509 -noout -subject -ext subjectAltName  # after the reboot"

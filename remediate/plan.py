@@ -55,9 +55,12 @@ class PlanOptions:
     driver: str | None = None  # forced driver (--driver)
 
 
-def guess_driver(vendor: str | None) -> str:
-    """Which device API to speak, from what the scan learned. ONVIF is the common ground."""
+def guess_driver(vendor: str | None) -> str | None:
+    """Which device API to speak, from a vendor name; None when the name says nothing (the
+    apply engine then asks the device itself over ONVIF, which every supported camera speaks)."""
     text = (vendor or "").lower()
+    if not text:
+        return None
     return next((driver for needle, driver in DRIVERS if needle in text), "onvif")
 
 
@@ -132,6 +135,11 @@ def plan_device(
             reissue_ids.add(rule_id)
         else:
             manual.extend(f for f in findings if f.rule_id == rule_id)
+    inherent: set[str] = set()
+    if firmware_ca and not options.move_to_site_ca:
+        # Kept on its built-in CA, the device serves whatever certificate its firmware makes
+        # (ten years, the vendor's names): only leaving that CA changes those findings.
+        inherent, reissue_ids = reissue_ids, set()
     if reissue_ids:
         # An installed certificate replaces the firmware's and survives reboots (seed 001 Q2):
         # a reboot would change nothing more.
@@ -163,6 +171,19 @@ def plan_device(
                 cmd.trust_ca_commands(ctx),
                 (),
                 ("CS202",),
+            )
+        )
+    if inherent:
+        steps.append(
+            Step(
+                Strategy.MANUAL,
+                Action.MANUAL,
+                "these come from the certificate the firmware makes with its built-in CA: only moving "
+                "the device to the site CA changes them (`camscan fix --move-to-site-ca`)",
+                False,
+                (),
+                (),
+                tuple(sorted(inherent)),
             )
         )
     for finding in manual:

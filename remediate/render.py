@@ -24,7 +24,8 @@ def plan_text(plans: Sequence[DevicePlan]) -> str:
     lines: list[str] = []
     for plan in plans:
         vendor = sanitize(plan.vendor or "unknown vendor", max_len=60)
-        lines.append(f"{plan.endpoint}  {vendor}  driver {plan.driver}  findings {' '.join(plan.findings)}")
+        driver = plan.driver or "(ask the device)"
+        lines.append(f"{plan.endpoint}  {vendor}  driver {driver}  findings {' '.join(plan.findings)}")
         for number, step in enumerate(plan.steps, 1):
             mode = "auto" if step.automatic else "manual"
             lines.append(
@@ -100,6 +101,7 @@ def fix_document(
             if outcome is None
             else {
                 "status": outcome.status.value,
+                "driver": outcome.driver,
                 "reason": outcome.reason,
                 "remaining": list(outcome.remaining),
                 "actions": list(outcome.actions),
