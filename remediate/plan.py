@@ -129,8 +129,10 @@ def plan_device(
                 trust_ca = True
             else:
                 reissue_ids.add(rule_id)
-        elif rule_id in NAME_RULES and firmware_ca:
-            reboot_ids.add(rule_id)  # the firmware makes a certificate for its current IP at boot
+        elif rule_id in NAME_RULES | {"CS122"} and firmware_ca:
+            # The firmware makes a certificate for its current IP, dated by its (now corrected)
+            # clock, at every boot.
+            reboot_ids.add(rule_id)
         elif rule_id in NAME_RULES | REISSUE_RULES | KEY_RULES or rule_id == "CS201":
             reissue_ids.add(rule_id)
         else:
