@@ -241,20 +241,10 @@ async def sweep(
     async def _legacy(endpoint: Endpoint) -> tuple[str, ...] | None:
         from camscan.scanner import legacy
 
-        accepted: list[str] = []
-        for version in legacy.LEGACY_VERSIONS:
-            await pacer.wait()
-            verdict = await legacy.accepts_version(
-                endpoint,
-                version,
-                connect_timeout=options.connect_timeout,
-                timeout=options.legacy_timeout,
-            )
-            if verdict is None:
-                return None
-            if verdict:
-                accepted.append(version)
-        return tuple(accepted)
+        await pacer.wait()
+        return await legacy.probe_legacy(
+            endpoint, connect_timeout=options.connect_timeout, timeout=options.legacy_timeout
+        )
 
     async def run_one(endpoint: Endpoint) -> None:
         try:

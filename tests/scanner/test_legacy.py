@@ -31,7 +31,8 @@ def tls_spec(host: str, **kwargs: object) -> ServerSpec:
 async def test_server_allowing_tls10_and_11(next_host: Callable[[], str]) -> None:
     host = next_host()
     spec = tls_spec(host, min_version=ssl.TLSVersion.TLSv1)
-    assert await legacy_of(spec, host) == ("TLSv1.0", "TLSv1.1")
+    # One hello offers both: the server picks the highest, and that is what is reported.
+    assert await legacy_of(spec, host) == ("TLSv1.1",)
 
 
 async def test_modern_server_refuses_both(next_host: Callable[[], str]) -> None:
@@ -49,7 +50,13 @@ async def test_ec_keyed_server(next_host: Callable[[], str]) -> None:
     host = next_host()
     leaf = pki.make_leaf(None, ips=[host])  # P-256: needs the ECDSA suites in the hello
     spec = ServerSpec(chain=[leaf.cert], key=leaf.key, min_version=ssl.TLSVersion.TLSv1)
-    assert await legacy_of(spec, host) == ("TLSv1.0", "TLSv1.1")
+    assert await legacy_of(spec, host) == ("TLSv1.1",)
+
+
+async def test_tls11_only_server(next_host: Callable[[], str]) -> None:
+    host = next_host()
+    spec = tls_spec(host, min_version=ssl.TLSVersion.TLSv1_1, max_version=ssl.TLSVersion.TLSv1_1)
+    assert await legacy_of(spec, host) == ("TLSv1.1",)
 
 
 async def test_not_tls_and_refused_are_unknown(next_host: Callable[[], str]) -> None:
@@ -81,10 +88,12 @@ async def test_sweep_fills_legacy_versions_only_when_asked(next_host: Callable[[
             on, _ = await sweep([Endpoint(address, port)], SweepOptions(legacy_probe=True, per_host=1))
             off, _ = await sweep([Endpoint(address, port)], SweepOptions(legacy_probe=False))
         nursery.cancel_scope.cancel()
-    assert isinstance(on[0], Observation) and on[0].legacy_versions == ("TLSv1.0", "TLSv1.1")
+    assert isinstance(on[0], Observation) and on[0].legacy_versions == ("TLSv1.1",)
     assert off[0].legacy_versions is None
-    assert spec.stats.peak == 1  # the legacy hellos respected --per-host 1
-    assert spec.stats.accepted == 4  # probe + two hellos, then the second sweep's probe
+    assert spec.stats.peak == 1  # the legacy hello respected --per-host 1
+    # Two connections per device by default: the certificate (with the HTTP HEAD riding on
+    # it) and one legacy hello; then the second sweep's certificate connection.
+    assert spec.stats.accepted == 3
 
 
 def test_client_hello_bytes() -> None:
@@ -96,8 +105,18 @@ def test_client_hello_bytes() -> None:
     assert b"cam.example.test" not in client_hello(LEGACY_VERSIONS["TLSv1.0"])
 
 
+def test_each_hello_has_a_fresh_random_and_the_rest_is_the_template() -> None:
+    first, second = client_hello(LEGACY_VERSIONS["TLSv1.1"]), client_hello(LEGACY_VERSIONS["TLSv1.1"])
+    assert first[11:43] != second[11:43]  # the client random (RFC 5246 7.4.1.2)
+    assert first[:11] == second[:11] and first[43:] == second[43:]
+
+
 def test_parse_answer() -> None:
     alert = bytes([21, 3, 1, 0, 2, 2, 70])  # fatal protocol_version
-    assert parse_answer(alert, 0x0301) is False
-    assert parse_answer(b"HTTP/1.1 400 Bad Request\r\n", 0x0301) is None
-    assert parse_answer(b"", 0x0301) is None
+    assert parse_answer(alert) is False
+    assert parse_answer(b"HTTP/1.1 400 Bad Request\r\n") is None
+    assert parse_answer(b"") is None
+    server_hello = bytes([22, 3, 1, 0, 42, 2, 0, 0, 38, 3, 1]) + bytes(32)
+    assert parse_answer(server_hello) == "TLSv1.0"
+    assert parse_answer(server_hello[:9] + b"\x03\x02" + server_hello[11:]) == "TLSv1.1"
+    assert parse_answer(server_hello[:9] + b"\x03\x03" + server_hello[11:]) is False
