@@ -85,6 +85,7 @@ class Device:
         self._busy = trio.Lock()
         self.personality_state: dict[str, object] = {}
         self.hangs_on_reboot = False  # lab knob: a reboot leaves the device down for good
+        self.https_connections = 0  # TCP connections accepted on the HTTPS port
 
     # --- what tests and the lab read --------------------------------------------------------
 
@@ -191,6 +192,8 @@ class Device:
                     await trio.sleep(0.05)
                     continue
                 raise
+            if scheme == "https":
+                self.https_connections += 1  # counted server-side by the benchmarks
             nursery.start_soon(self._connection, stream, scheme)
 
     async def _stop(self) -> None:
