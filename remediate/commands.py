@@ -78,7 +78,7 @@ def reissue_openssl(ctx: Context) -> tuple[str, ...]:
         f"openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout {stem}.key "
         f"-out {stem}.csr -subj {q('/CN=' + cn)} -addext {q('subjectAltName=' + san_text(ctx))}",
         f"openssl x509 -req -in {stem}.csr -CA {ca}/ca.pem -CAkey {ca}/ca.key -CAcreateserial "
-        f"-out {stem}.crt -days 398 -sha256 -extfile <(printf {q(ext)})",
+        f"-out {stem}.crt -days 397 -sha256 -extfile <(printf {q(ext)})",
         f"openssl x509 -in {stem}.crt -outform DER -out {stem}.der  # for devices that take DER only",
     )
 

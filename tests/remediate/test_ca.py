@@ -201,13 +201,16 @@ def test_cli_sign_shows_the_requested_names_and_refuses_a_mismatch(
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
-def test_the_openssl_commands_a_plan_prints_make_a_certificate_camscan_judges_clean(tmp_path: Path) -> None:
+def test_the_openssl_commands_a_plan_prints_make_a_certificate_camscan_judges_clean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ca_dir = tmp_path / "site-ca"
     LocalCA.init(ca_dir)
     ctx = cmd.Context(Endpoint(IP, 8443), (IP,), (), "onvif", str(ca_dir), "admin")
     for line in cmd.reissue_openssl(ctx):
         shell_line = line.split("  # ")[0]
         subprocess.run(["bash", "-c", shell_line], cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    capsys.readouterr()
     assert (
         main(
             [
@@ -226,4 +229,7 @@ def test_the_openssl_commands_a_plan_prints_make_a_certificate_camscan_judges_cl
         )
         == 0
     )
+    # Clean, not merely passing: a warning such as CS109 (openssl's -days counts one second more
+    # than camscan's own issuer) would make the printed commands a lesser certificate.
+    assert "no findings" in capsys.readouterr().out
     assert (tmp_path / f"{IP}.der").read_bytes()[:1] == b"\x30"
