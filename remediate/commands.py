@@ -103,9 +103,10 @@ def clock_manual(ctx: Context) -> tuple[str, ...]:
 
 def trust_ca_commands(ctx: Context) -> tuple[str, ...]:
     return (
-        "Windows: certutil -addstore -f Root cacert.crt",
-        "macOS:   sudo security add-trusted-cert -d -r trustRoot "
-        "-k /Library/Keychains/System.keychain cacert.crt",
-        "Debian:  sudo cp cacert.crt /usr/local/share/ca-certificates/ && sudo update-ca-certificates",
+        # Each line runs as printed (the platform is a comment, not a prefix to delete first).
+        "certutil -addstore -f Root cacert.crt  # Windows, as administrator",
+        "sudo security add-trusted-cert -d -r trustRoot "
+        "-k /Library/Keychains/System.keychain cacert.crt  # macOS",
+        "sudo cp cacert.crt /usr/local/share/ca-certificates/ && sudo update-ca-certificates  # Debian/Ubuntu",
         f"camscan {q(ctx.endpoint.address)} -p {ctx.endpoint.port} --ca-bundle cacert.crt  # then rescan",
     )

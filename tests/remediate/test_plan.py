@@ -207,3 +207,14 @@ def test_built_in_ca_certificate_made_with_a_clock_ahead_is_remade_by_a_reboot_a
     assert "CS122" in plan.steps[1].rule_ids and plan.steps[1].automatic
     manual = [s for s in plan.steps if s.strategy is Strategy.MANUAL]
     assert all("CS122" not in s.rule_ids for s in manual)
+
+
+def test_client_trust_commands_run_as_printed() -> None:
+    stale = pki.make_leaf(FIRMWARE_ROOT, common_name="127.0.0.23", ips=["127.0.0.23"],
+                          not_after=NOW + dt.timedelta(days=300))
+    plan = _plan(_audit(_obs("127.0.0.23", (stale,), identity=DAHUA)), "127.0.0.23")
+    trust = next(s for s in plan.steps if s.strategy is Strategy.TRUST_DEVICE_CA)
+    assert trust.commands[0].startswith("certutil -addstore -f Root cacert.crt")
+    assert trust.commands[1].startswith(
+        "sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain cacert.crt")
+    assert trust.commands[2].startswith("sudo cp cacert.crt /usr/local/share/ca-certificates/ && ")
