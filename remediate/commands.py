@@ -107,6 +107,7 @@ def trust_ca_commands(ctx: Context) -> tuple[str, ...]:
         "certutil -addstore -f Root cacert.crt  # Windows, as administrator",
         "sudo security add-trusted-cert -d -r trustRoot "
         "-k /Library/Keychains/System.keychain cacert.crt  # macOS",
-        "sudo cp cacert.crt /usr/local/share/ca-certificates/ && sudo update-ca-certificates  # Debian/Ubuntu",
+        "sudo cp cacert.crt /usr/local/share/ca-certificates/ && sudo update-ca-certificates"
+        "  # Debian/Ubuntu",
         f"camscan {q(ctx.endpoint.address)} -p {ctx.endpoint.port} --ca-bundle cacert.crt  # then rescan",
     )
