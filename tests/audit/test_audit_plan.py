@@ -56,7 +56,7 @@ async def test_webhook_and_email_body_carry_the_plan_count(tmp_path: Path, hook:
 
 
 def test_audit_with_plan_reports_it_and_changes_no_device(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], hook: Hook
 ) -> None:
     port = unused_port(FIRST)
     fleet = Fleet(
@@ -66,7 +66,8 @@ def test_audit_with_plan_reports_it_and_changes_no_device(
     with lab_in_thread(fleet) as (lab, token):
         config = lab_audit_config(tmp_path, lab, port, FIRST, LAST)
         text = config.read_text()
-        config.write_text(text + 'html = "report.html"\n\n[report]\nplan = true\n')
+        webhook = f'\n[notify.webhook]\nurl = "{hook.url}"\nretries = 1\n'
+        config.write_text(text + 'html = "report.html"\n\n[report]\nplan = true\n' + webhook)
         expired = lab.device("expired")
 
         def fingerprint() -> bytes:
@@ -83,6 +84,9 @@ def test_audit_with_plan_reports_it_and_changes_no_device(
         section = html[html.index('<section id="fixes">'):]
         assert section.count('<section class="device">') == 1 and f"{expired.ip}:{port}" in section
         assert "CS120" in section and "reissue" in section
+        # The first run changed everything (new endpoints): the webhook carries the plan's count.
+        (request,) = hook.requests
+        assert json.loads(request["body"])["plan"] == {"devices": 1, "automatic": 1}
 
         config.write_text(text + 'html = "report.html"\n\n[report]\nplan = false\n')
         assert main(["audit", "--config", str(config)]) == 0
