@@ -154,14 +154,16 @@ class LocalCA:
         days: int,
         *,
         rsa_key: bool,
+        force_days: bool = False,
     ) -> x509.Certificate:
         sans = _sans(ips, dns)
         if not sans:
             raise UsageError("a device certificate needs at least one IP address or DNS name")
-        if not 1 <= days <= MAX_DAYS:
+        if days < 1 or (days > MAX_DAYS and not force_days):
             raise UsageError(
                 f"--days {days}: between 1 and {MAX_DAYS} (browsers refuse longer "
-                "server certificates; CA/B Forum BR 6.3.2)"
+                "server certificates; CA/B Forum BR 6.3.2; camscan reports them as CS109); "
+                "--force-days if every client of this device accepts longer ones"
             )
         # Validity counts both ends (RFC 5280 4.1.2.5): `days` days is days*86400 - 1 seconds apart.
         not_before = pki.utcnow() - dt.timedelta(minutes=5)
@@ -207,12 +209,14 @@ class LocalCA:
         days: int = MAX_DAYS,
         key: pki.PrivateKey | None = None,
         key_type: str = "ec-p256",
+        force_days: bool = False,
     ) -> pki.Issued:
         """A key generated here and a certificate for it (for devices that take an upload)."""
         key = key or pki.new_key(KEY_TYPES.get(key_type, key_type))
         subject = pki.name(next(iter(dns), None) or next(iter(ips), None))
         cert = self._leaf(
-            key.public_key(), subject, ips, dns, days, rsa_key=isinstance(key, rsa.RSAPrivateKey)
+            key.public_key(), subject, ips, dns, days, rsa_key=isinstance(key, rsa.RSAPrivateKey),
+            force_days=force_days,
         )
         return pki.Issued(cert, key)
 
@@ -224,6 +228,7 @@ class LocalCA:
         *,
         correct: bool = False,
         days: int = MAX_DAYS,
+        force_days: bool = False,
     ) -> x509.Certificate:
         """Sign a CSR made on the device for the device's own names.
 
@@ -253,6 +258,7 @@ class LocalCA:
             sorted(want_dns),
             days,
             rsa_key=isinstance(csr.public_key(), rsa.RSAPublicKey),
+            force_days=force_days,
         )
 
 

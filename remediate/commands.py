@@ -78,7 +78,7 @@ def reissue_openssl(ctx: Context) -> tuple[str, ...]:
         f"openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout {stem}.key "
         f"-out {stem}.csr -subj {q('/CN=' + cn)} -addext {q('subjectAltName=' + san_text(ctx))}",
         f"openssl x509 -req -in {stem}.csr -CA {ca}/ca.pem -CAkey {ca}/ca.key -CAcreateserial "
-        f"-out {stem}.crt -days 398 -sha256 -extfile <(printf {q(ext)})",
+        f"-out {stem}.crt -days 397 -sha256 -extfile <(printf {q(ext)})",
         f"openssl x509 -in {stem}.crt -outform DER -out {stem}.der  # for devices that take DER only",
     )
 
@@ -103,9 +103,11 @@ def clock_manual(ctx: Context) -> tuple[str, ...]:
 
 def trust_ca_commands(ctx: Context) -> tuple[str, ...]:
     return (
-        "Windows: certutil -addstore -f Root cacert.crt",
-        "macOS:   sudo security add-trusted-cert -d -r trustRoot "
-        "-k /Library/Keychains/System.keychain cacert.crt",
-        "Debian:  sudo cp cacert.crt /usr/local/share/ca-certificates/ && sudo update-ca-certificates",
+        # Each line runs as printed (the platform is a comment, not a prefix to delete first).
+        "certutil -addstore -f Root cacert.crt  # Windows, as administrator",
+        "sudo security add-trusted-cert -d -r trustRoot "
+        "-k /Library/Keychains/System.keychain cacert.crt  # macOS",
+        "sudo cp cacert.crt /usr/local/share/ca-certificates/ && sudo update-ca-certificates"
+        "  # Debian/Ubuntu",
         f"camscan {q(ctx.endpoint.address)} -p {ctx.endpoint.port} --ca-bundle cacert.crt  # then rescan",
     )

@@ -154,7 +154,8 @@ def plan_device(
                 Strategy.REBOOT,
                 Action.REBOOT,
                 "reboot: the firmware makes a new certificate for the device's current "
-                "address at every boot (seed 001 Q1); the one served predates an address change",
+                "address and clock at every boot (seed 001 Q1); the one served "
+                + _why_reboot(reboot_ids),
                 True,
                 cmd.apply_command(ctx),
                 cmd.reboot_manual(ctx),
@@ -202,6 +203,15 @@ def plan_device(
         tuple(steps),
         obs.leaf_sha256 if obs is not None and obs.chain_der else None,
     )
+
+
+def _why_reboot(rule_ids: set[str]) -> str:
+    reasons = []
+    if rule_ids - {"CS122"}:
+        reasons.append("predates an address change")
+    if "CS122" in rule_ids:
+        reasons.append("was made while the clock ran ahead")
+    return " and ".join(reasons)
 
 
 def _reissue_step(ctx: cmd.Context, rule_ids: set[str]) -> Step:

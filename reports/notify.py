@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import smtplib
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -36,8 +37,17 @@ class NotifyError(Exception):
 class Notification:
     run: RunRecord
     diff: RunDiff
+    # With [report] plan = true: how many devices have a fix plan ("devices") and how many of
+    # those `camscan fix --apply` could fix through the device API ("automatic").
+    plan: Mapping[str, int] | None = None
 
     def payload(self) -> dict[str, Any]:
+        payload = self._payload()
+        if self.plan is not None:
+            payload["plan"] = dict(self.plan)
+        return payload
+
+    def _payload(self) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,
             "event": "camscan.audit.changed",
@@ -59,7 +69,19 @@ class Notification:
             f"({r.by_severity.get('error', 0)} errors, {r.by_severity.get('warning', 0)} warnings, "
             f"{r.by_severity.get('notice', 0)} notices)\n\n"
         )
-        return head + render_text(self.diff)
+        return head + render_text(self.diff) + self._plan_text()
+
+    def _plan_text(self) -> str:
+        if self.plan is None:
+            return ""
+        devices, automatic = self.plan.get("devices", 0), self.plan.get("automatic", 0)
+        if not devices:
+            return "\nFix plan: no device needs a fix.\n"
+        return (
+            f"\nFix plan: {devices} device{'s' if devices != 1 else ''} to fix, {automatic} with steps "
+            "`camscan fix --apply` can carry out (the HTML report's \"How to fix\" section; the audit "
+            "changed nothing).\n"
+        )
 
 
 async def send_webhook(config: WebhookConfig, note: Notification) -> int:

@@ -100,6 +100,14 @@ class EmailConfig:
 
 
 @dataclass(frozen=True)
+class ReportSection:
+    """[report]: what the reports and notifications include beyond the findings."""
+
+    plan: bool = False  # the remediation plan (camscan fix's dry run); never applied by the audit
+    ca: Path | None = None  # the site CA directory the plan's commands name
+
+
+@dataclass(frozen=True)
 class AuditConfig:
     path: Path
     scan: ScanSection
@@ -110,6 +118,7 @@ class AuditConfig:
     lock_path: Path = Path(DEFAULT_HISTORY_NAME + ".lock")
     webhook: WebhookConfig | None = None
     email: EmailConfig | None = None
+    report: ReportSection = field(default_factory=lambda: ReportSection())
 
     def rules_argv(self) -> list[str]:
         """The trust and threshold settings as `camscan scan` options (camscan.rules.options).
@@ -263,7 +272,8 @@ class _Reader:
         return value
 
 
-_TOP = ("scan", "trust", "thresholds", "outputs", "history", "lock", "notify")
+_TOP = ("scan", "trust", "thresholds", "outputs", "history", "lock", "notify", "report")
+_REPORT = ("plan", "ca")
 _SCAN = (
     "targets",
     "ports",
@@ -513,6 +523,13 @@ def parse_config(data: Mapping[str, Any], path: Path) -> AuditConfig:
     webhook = _webhook(where, nr.table_of("webhook"), base) if "webhook" in notify else None
     email = _email(where, nr.table_of("email"), base) if "email" in notify else None
 
+    report_table = top.table_of("report")
+    _check_keys(where, "[report]", report_table, _REPORT)
+    rr = _Reader(where, "[report]", report_table, base)
+    report = ReportSection(plan=rr.boolean("plan", False), ca=rr.path("ca"))
+    if report.ca is not None and not report.ca.is_dir():
+        raise where.fail("[report] ca", f"{report.ca} is not a directory (camscan ca init --dir DIR)")
+
     return AuditConfig(
         path=path,
         scan=scan,
@@ -523,6 +540,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> AuditConfig:
         lock_path=lock_path,
         webhook=webhook,
         email=email,
+        report=report,
     )
 
 

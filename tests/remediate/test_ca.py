@@ -65,8 +65,25 @@ def test_issued_certificate_carries_the_ip_server_auth_and_at_most_398_days(ca: 
     period = cert.not_valid_after_utc - cert.not_valid_before_utc
     assert period.total_seconds() + 1 == 398 * 86400
     cert.verify_directly_issued_by(ca.certificate)
-    with pytest.raises(UsageError, match=r"between 1 and 398"):
+    with pytest.raises(UsageError, match=r"between 1 and 398.*--force-days"):
         ca.issue([IP], days=399)
+    # Longer only when asked for explicitly (and CS109 still reports it).
+    long = ca.issue([IP], days=825, force_days=True).cert
+    assert (long.not_valid_after_utc - long.not_valid_before_utc).total_seconds() + 1 == 825 * 86400
+    with pytest.raises(UsageError, match=r"between 1 and 398"):
+        ca.issue([IP], days=0, force_days=True)
+
+
+def test_cli_refuses_more_than_398_days_unless_forced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    LocalCA.init(tmp_path / "ca")
+    base = ["ca", "issue", "--ca", str(tmp_path / "ca"), "--ip", IP, "--days", "825"]
+    assert main([*base, "--out", str(tmp_path / "a")]) == 2
+    assert "--force-days" in capsys.readouterr().err and not (tmp_path / "a.key").exists()
+    assert main([*base, "--out", str(tmp_path / "b"), "--force-days"]) == 0
+    cert = x509.load_pem_x509_certificate((tmp_path / "b.pem").read_bytes())
+    assert (cert.not_valid_after_utc - cert.not_valid_before_utc).days == 824
 
 
 def test_sign_csr_fills_in_a_missing_san_refuses_a_wrong_one_unless_corrected(ca: LocalCA) -> None:
@@ -201,13 +218,16 @@ def test_cli_sign_shows_the_requested_names_and_refuses_a_mismatch(
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
-def test_the_openssl_commands_a_plan_prints_make_a_certificate_camscan_judges_clean(tmp_path: Path) -> None:
+def test_the_openssl_commands_a_plan_prints_make_a_certificate_camscan_judges_clean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ca_dir = tmp_path / "site-ca"
     LocalCA.init(ca_dir)
     ctx = cmd.Context(Endpoint(IP, 8443), (IP,), (), "onvif", str(ca_dir), "admin")
     for line in cmd.reissue_openssl(ctx):
         shell_line = line.split("  # ")[0]
         subprocess.run(["bash", "-c", shell_line], cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    capsys.readouterr()
     assert (
         main(
             [
@@ -226,4 +246,7 @@ def test_the_openssl_commands_a_plan_prints_make_a_certificate_camscan_judges_cl
         )
         == 0
     )
+    # Clean, not merely passing: a warning such as CS109 (openssl's -days counts one second more
+    # than camscan's own issuer) would make the printed commands a lesser certificate.
+    assert "no findings" in capsys.readouterr().out
     assert (tmp_path / f"{IP}.der").read_bytes()[:1] == b"\x30"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from camscan.reports import options as report_options
 from camscan.rules import options as rule_options
@@ -98,6 +98,29 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def _plan(cfg: AuditConfig, audit: AuditResult) -> list[dict[str, Any]] | None:
+    """With [report] plan = true: the fix plan's fix-v1 device entries (what `camscan fix` would
+    print). The audit only describes fixes: nothing here reaches a device."""
+    if not cfg.report.plan:
+        return None
+    from camscan.remediate.plan import PlanOptions, plan_fixes
+    from camscan.remediate.render import fix_document
+
+    options = PlanOptions(ca_dir=str(cfg.report.ca)) if cfg.report.ca else PlanOptions()
+    plans = plan_fixes(audit, options)
+    devices: list[dict[str, Any]] = fix_document(plans, as_of=audit.as_of, applied=False)["devices"]
+    return devices
+
+
+def _plan_counts(fix_plans: list[dict[str, Any]] | None) -> dict[str, int] | None:
+    if fix_plans is None:
+        return None
+    return {
+        "devices": len(fix_plans),
+        "automatic": sum(1 for device in fix_plans if device["automatic"]),
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     from camscan import runtime
     from camscan.config import load_config
@@ -137,9 +160,11 @@ def run(args: argparse.Namespace) -> int:
             diff = diff_runs(old, store.snapshot(run_id))
             run_record = store.run(run_id)
 
+        fix_plans = _plan(cfg, audit)
         errors: list[str] = []
         if not args.no_notify and not diff.empty:
-            errors = runtime.run(notify, Notification(run_record, diff), cfg.webhook, cfg.email)
+            note = Notification(run_record, diff, plan=_plan_counts(fix_plans))
+            errors = runtime.run(notify, note, cfg.webhook, cfg.email)
 
         written: list[str] = []
         if "json" in cfg.outputs:
@@ -147,12 +172,16 @@ def run(args: argparse.Namespace) -> int:
 
             write_json(audit, str(cfg.outputs["json"]))
             written.append(str(cfg.outputs["json"]))
-        written += report_options.write_reports(audit, namespace)
+        written += report_options.write_reports(audit, namespace, fix_plans=fix_plans or ())
 
     stdout_taken = cfg.outputs.get("json") == "-" or cfg.outputs.get("jsonl") == "-"
     out = sys.stderr if stdout_taken else sys.stdout
     if not args.quiet:
         print(_summary_line(run_id, audit), file=out)
+        counts = _plan_counts(fix_plans)
+        if counts is not None:
+            print(f"fix plan: {_count(counts['devices'], 'device')} to fix, {counts['automatic']} with "
+                  "automatic steps (dry run: the audit changes nothing)", file=out)
         for path in written:
             if path != "-":
                 print(f"wrote {path}", file=out)

@@ -44,6 +44,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     issue.add_argument("--ca", required=True, metavar="DIR")
     names(issue)
     issue.add_argument("--days", type=int, default=398, help="validity, at most 398 (default 398)")
+    issue.add_argument("--force-days", action="store_true",
+                       help="allow --days above 398 (Apple and Chrome refuse such certificates)")
     issue.add_argument("--key-type", choices=("ec-p256", "rsa2048"), default="ec-p256")
     issue.add_argument("--format", choices=FORMATS, default="pem")
 
@@ -51,7 +53,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sign.add_argument("--ca", required=True, metavar="DIR")
     sign.add_argument("csr", metavar="CSR", help="the device's CSR, PEM or DER")
     names(sign)
-    sign.add_argument("--days", type=int, default=398)
+    sign.add_argument("--days", type=int, default=398, help="validity, at most 398 (default 398)")
+    sign.add_argument("--force-days", action="store_true",
+                      help="allow --days above 398 (Apple and Chrome refuse such certificates)")
     sign.add_argument(
         "--correct", action="store_true", help="sign for --ip/--dns even when the CSR asks for other names"
     )
@@ -121,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     authority = local_ca.LocalCA.load(args.ca)
     if args.action == "issue":
-        issued = authority.issue(args.ip, args.dns, days=args.days, key_type=args.key_type)
+        issued = authority.issue(args.ip, args.dns, days=args.days, key_type=args.key_type,
+                                 force_days=args.force_days)
         if args.format == "p12":
             data = local_ca.pkcs12_bytes(issued, [authority.certificate], _passphrase(), out.name)
             local_ca.write_secret(Path(str(out) + ".p12"), data, force=args.force)
@@ -148,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.csr}: not a PEM or DER certificate signing request") from None
     asked_ips, asked_dns = local_ca.requested_names(request)
     print(f"the CSR asks for: {', '.join(sorted(asked_ips | asked_dns)) or '(no subjectAltName)'}")
-    cert = authority.sign_csr(request, args.ip, args.dns, correct=args.correct, days=args.days)
+    cert = authority.sign_csr(request, args.ip, args.dns, correct=args.correct, days=args.days,
+                              force_days=args.force_days)
     suffix = ".der" if args.format == "der" else ".pem"
     _write_public(Path(str(out) + suffix), local_ca.encode_certificate(cert, args.format), args.force)
     names = ", ".join([*args.ip, *args.dns])
