@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
-from camscan.certinfo import cert_der, cert_sha256, signature_verifies, spki_der
+from camscan.certinfo import (
+    cert_der,
+    cert_sha256,
+    issuer_der,
+    signature_verifies,
+    spki_der,
+    subject_der,
+    subject_text,
+)
 
 MAX_DEPTH = 8  # longest path we try to build (leaf included); real device chains have 2-4
 
@@ -37,7 +45,7 @@ class Candidate:
 @functools.lru_cache(maxsize=16384)
 def identity(cert: x509.Certificate) -> tuple[bytes, bytes]:
     """Subject and key: a re-issued root with the same name and key is the same anchor."""
-    return (cert.subject.public_bytes(), spki_der(cert))
+    return (subject_der(cert), spki_der(cert))
 
 
 @dataclass
@@ -96,7 +104,7 @@ class AnchorIndex:
         self.ids = frozenset(identity(c) for c in self.certs)
         self.by_subject: dict[bytes, tuple[Candidate, ...]] = {}
         for cert in self.certs:
-            key = cert.subject.public_bytes()
+            key = subject_der(cert)
             self.by_subject[key] = (*self.by_subject.get(key, ()), Candidate(cert, "anchor"))
 
 
@@ -115,7 +123,7 @@ def build_path(
     anchor_ids = index.ids
     by_subject: dict[bytes, list[Candidate]] = {}
     for cand in material:
-        by_subject.setdefault(cand.cert.subject.public_bytes(), []).append(cand)
+        by_subject.setdefault(subject_der(cand.cert), []).append(cand)
     for key, cands in index.by_subject.items():
         by_subject.setdefault(key, []).extend(cands)
 
@@ -134,7 +142,7 @@ def build_path(
         if len(path) >= MAX_DEPTH:
             return None
         seen = {identity(c.cert) for c in path}
-        issuers = by_subject.get(current.issuer.public_bytes(), [])
+        issuers = by_subject.get(issuer_der(current), [])
         # Anchors first among equals: a path that ends at once is the shortest explanation.
         for cand in sorted(issuers, key=lambda c: c.source != "anchor"):
             if identity(cand.cert) in seen:
@@ -240,7 +248,7 @@ def presented_problems(
 
 
 def _subject(cert: x509.Certificate) -> str:
-    text = cert.subject.rfc4514_string()
+    text = subject_text(cert)
     return text or "(empty subject)"
 
 

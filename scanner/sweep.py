@@ -17,6 +17,7 @@ import math
 import socket
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import trio
 
@@ -230,10 +231,22 @@ async def sweep(
                 # The connection stood before probe() returned: a neighbour-table read from
                 # now on holds the host's MAC if it is on the local segment.
                 connected = trio.current_time()
-                identity = await identities.identity(result, connected)
-                result = dataclasses.replace(result, identity=identity)
-                if options.legacy_probe:
-                    result = dataclasses.replace(result, legacy_versions=await _legacy(endpoint))
+                observed = result
+                found: dict[str, Any] = {}
+
+                async def identify() -> None:
+                    found["identity"] = await identities.identity(observed, connected)
+
+                async def legacy_probe() -> None:
+                    found["legacy_versions"] = await _legacy(endpoint)
+
+                # A device answers WS-Discovery after a random delay of up to 500 ms (the spec's
+                # APP_MAX_DELAY): wait for it while the legacy hello is on the wire, not after.
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(identify)
+                    if options.legacy_probe:
+                        nursery.start_soon(legacy_probe)
+                result = dataclasses.replace(result, **found)
             return result
         finally:
             hosts.release(address)

@@ -8,7 +8,7 @@ from typing import Any
 
 from cryptography import x509
 
-from camscan.certinfo import is_self_issued
+from camscan.certinfo import is_self_issued, issuer_der, subject_der
 from camscan.model import AuditContext, Endpoint, Observation
 from camscan.rules.chains import (
     aia_ca_issuer_urls,
@@ -50,7 +50,7 @@ def issuer_key(cert: x509.Certificate) -> tuple[bytes, bytes]:
         key_id = aki.key_identifier or b""
     except Exception:
         key_id = b""  # absent or malformed: group by name alone
-    return (cert.issuer.public_bytes(), key_id)
+    return (issuer_der(cert), key_id)
 
 
 def index_fleet(observations: Sequence[Observation], ctx: AuditContext) -> FleetIssuers:
@@ -70,7 +70,7 @@ def index_fleet(observations: Sequence[Observation], ctx: AuditContext) -> Fleet
             chain = obs.chain
         except ValueError:
             continue  # an unparseable chain is a rule's finding (CS000), not fleet context
-        sent.update(c.subject.public_bytes() for c in chain)
+        sent.update(subject_der(c) for c in chain)
         leaf = chain[0]
         if is_self_issued(leaf) or not len(leaf.issuer):
             continue

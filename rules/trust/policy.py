@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.x509 import verification as xv
 
-from camscan.certinfo import cert_der
+from camscan.certinfo import cert_der, subject_text
 
 # ---------------------------------------------------------------- policy (cryptography)
 
@@ -137,10 +137,10 @@ def check_policy(
             failures.append(
                 PolicyFailure(
                     "validity",
-                    f"{subject_text(cert)} is {'expired' if expired else 'not yet valid'} at the audit time "
+                    f"{subject_label(cert)} is {'expired' if expired else 'not yet valid'} at the audit time "
                     f"(valid {cert.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ} to "
                     f"{cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ})",
-                    (subject_text(cert),),
+                    (subject_label(cert),),
                     reporter,
                 )
             )
@@ -225,5 +225,6 @@ class PolicyFailure:
 
 
 
-def subject_text(cert: x509.Certificate) -> str:
-    return cert.subject.rfc4514_string() or "(empty subject)"
+def subject_label(cert: x509.Certificate) -> str:
+    """The subject for a message: its RFC 4514 text, or a placeholder when it is empty."""
+    return subject_text(cert) or "(empty subject)"

@@ -10,7 +10,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509 import verification as xv
 
-from camscan.certinfo import cert_der, cert_sha256, is_self_issued
+from camscan.certinfo import cert_der, cert_sha256, is_self_issued, issuer_text
 from camscan.model import AuditContext, Observation
 from camscan.rules.chains import (
     AnchorIndex,
@@ -29,7 +29,7 @@ from camscan.rules.trust.anchors import (
 )
 from camscan.rules.trust.fleet import unsent_root_bases
 from camscan.rules.trust.paths import aia_results, search_paths, signature_cache
-from camscan.rules.trust.policy import PolicyFailure, check_policy, subject_text
+from camscan.rules.trust.policy import PolicyFailure, check_policy, subject_label
 
 # ---------------------------------------------------------------- verdict
 
@@ -149,8 +149,8 @@ def _compute(
         intermediates_on_path = search.path[1:]
     missing = [
         MissingIntermediate(
-            issuer_of=subject_text(search.path[i].cert),
-            subject=subject_text(cand.cert),
+            issuer_of=subject_label(search.path[i].cert),
+            subject=subject_label(cand.cert),
             found_in=cand.source,
             where=cand.where,
             sha256=cand.sha256,
@@ -162,7 +162,7 @@ def _compute(
     if not search.anchored:
         if is_self_signed(top, sigs):
             untrusted_root = {
-                "subject": subject_text(top),
+                "subject": subject_label(top),
                 "sha256": cert_sha256(top),
                 "self_signed_leaf": len(search.path) == 1,
                 "sent_by_device": search.path[-1].source == "presented",
@@ -173,9 +173,9 @@ def _compute(
             problems.append(
                 ChainProblem(
                     "bad_signature",
-                    f"{subject_text(top)} names itself as its issuer, but its signature does not "
+                    f"{subject_label(top)} names itself as its issuer, but its signature does not "
                     "verify with its own key",
-                    (subject_text(top),),
+                    (subject_label(top),),
                 )
             )
         elif not any(p.kind == "bad_signature" for p in problems):
@@ -194,14 +194,14 @@ def _compute(
                 # firmware's built-in CA). Inferred from names and the fleet: say so and why.
                 built_in = any(b["basis"] in {"vendor_pattern", "fleet"} for b in bases)
                 untrusted_root = {
-                    "subject": top.issuer.rfc4514_string(),
+                    "subject": issuer_text(top),
                     "sha256": None,  # camscan has not seen the certificate
                     "self_signed_leaf": False,
                     "sent_by_device": False,
                     "found_in": None,
                     "inferred": True,
                     "inferred_as": "built_in_ca" if built_in else "root",
-                    "issuer_of": subject_text(top),
+                    "issuer_of": subject_label(top),
                     "inference": bases,
                     "aia_urls": list(urls),
                     "aia_errors": list(errors),
@@ -209,8 +209,8 @@ def _compute(
             else:
                 missing.append(
                     MissingIntermediate(
-                        issuer_of=subject_text(top),
-                        subject=top.issuer.rfc4514_string() or "(empty issuer)",
+                        issuer_of=subject_label(top),
+                        subject=issuer_text(top) or "(empty issuer)",
                         found_in=None,
                         aia_urls=urls,
                         aia_errors=errors,
@@ -247,9 +247,9 @@ def _compute(
         status=status,
         trust_mode=cfg.mode,
         anchored=search.anchored,
-        path=tuple(subject_text(c.cert) for c in search.path),
+        path=tuple(subject_label(c.cert) for c in search.path),
         path_sources=tuple(c.source for c in search.path),
-        anchor=subject_text(anchor) if anchor is not None else None,
+        anchor=subject_label(anchor) if anchor is not None else None,
         anchor_source=cfg.anchor_source(anchor) if anchor is not None else None,
         missing=tuple(missing),
         untrusted_root=untrusted_root,

@@ -8,6 +8,7 @@ certificate: an unparseable extension becomes an "error" entry instead.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from typing import Any
 
@@ -21,24 +22,55 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# Derived facts are asked for again and again: by each rule, the chain search, the trust
+# verdict and every report, for each of a fleet's endpoints (a site CA's intermediate is in every
+# chain). Computed once per certificate (its hash is the DER's, computed by cryptography).
+_FACTS_CACHE = 16_384
+
+
+@functools.lru_cache(maxsize=_FACTS_CACHE)
 def cert_der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
+
+
+@functools.lru_cache(maxsize=_FACTS_CACHE)
+def subject_der(cert: x509.Certificate) -> bytes:
+    return cert.subject.public_bytes()
+
+
+@functools.lru_cache(maxsize=_FACTS_CACHE)
+def issuer_der(cert: x509.Certificate) -> bytes:
+    return cert.issuer.public_bytes()
+
+
+@functools.lru_cache(maxsize=_FACTS_CACHE)
+def subject_text(cert: x509.Certificate) -> str:
+    """RFC 4514 text of the subject (device-controlled: sanitize before printing)."""
+    return cert.subject.rfc4514_string()
+
+
+@functools.lru_cache(maxsize=_FACTS_CACHE)
+def issuer_text(cert: x509.Certificate) -> str:
+    return cert.issuer.rfc4514_string()
 
 
 def cert_pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
+@functools.lru_cache(maxsize=_FACTS_CACHE)
 def spki_der(cert: x509.Certificate) -> bytes:
     return cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
 
+@functools.lru_cache(maxsize=_FACTS_CACHE)
 def cert_sha256(cert: x509.Certificate) -> str:
     return sha256_hex(cert_der(cert))
 
 
+@functools.lru_cache(maxsize=_FACTS_CACHE)
 def spki_sha256(cert: x509.Certificate) -> str:
     """Fingerprint of the public key: the same key on two devices means a shared factory key."""
     return sha256_hex(spki_der(cert))
@@ -168,8 +200,8 @@ def describe(cert: x509.Certificate) -> dict[str, Any]:
     """The parsed fields every report shows, JSON-ready (strings, ints, lists)."""
     key_type, key_bits = key_description(cert)
     return {
-        "subject": cert.subject.rfc4514_string(),
-        "issuer": cert.issuer.rfc4514_string(),
+        "subject": subject_text(cert),
+        "issuer": issuer_text(cert),
         "common_names": common_names(cert),
         "subject_alt_names": subject_alt_names(cert),
         "serial_number": format(cert.serial_number, "x"),

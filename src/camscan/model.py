@@ -45,11 +45,13 @@ class Endpoint:
     port: int
     server_name: str | None = None
 
-    @property
+    # Cached: reports and rules sort and compare endpoints many times over (a frozen dataclass
+    # keeps cached_property's value in __dict__, outside its fields, eq and hash).
+    @cached_property
     def ip(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
         return ipaddress.ip_address(self.address)
 
-    @property
+    @cached_property
     def sort_key(self) -> tuple[int, int, int, str]:
         ip = self.ip
         return (ip.version, int(ip), self.port, self.server_name or "")
