@@ -20,6 +20,7 @@ from typing import Any
 from camscan import __version__
 from camscan.atomic import AtomicFile
 from camscan.errors import CamscanError
+from camscan.rules.registry import rules_fingerprint
 from camscan.model import (
     SCHEMA_VERSION,
     AuditResult,
@@ -247,6 +248,8 @@ def _head(audit: AuditResult) -> dict[str, Any]:
             "http_timeout": params.http_timeout,
             "legacy_probe": params.legacy_probe,
             "ws_discovery": params.ws_discovery,
+            "shard": params.shard,
+            "rules_fingerprint": rules_fingerprint(),
         },
         "started_at": utc_iso(scan.started_at),
         "finished_at": utc_iso(scan.finished_at),

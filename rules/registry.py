@@ -48,6 +48,22 @@ INTERNAL_ERROR_RULE_ID = "CS000"
 
 
 @cache
+def rules_fingerprint() -> str:
+    """"sha256:<hex>" of every module of this package (the registry, each rule, trust and chain
+    logic), so two reports judged by different rule code or documentation can be told apart
+    (`camscan merge` refuses to mix them) even between two builds of one camscan version."""
+    import hashlib
+    from importlib.resources import files
+
+    digest = hashlib.sha256()
+    package = files("camscan.rules")
+    for entry in sorted(package.iterdir(), key=lambda item: item.name):
+        if entry.name.endswith(".py") and entry.is_file():
+            digest.update(entry.name.encode() + b"\0" + entry.read_bytes() + b"\0")
+    return "sha256:" + digest.hexdigest()
+
+
+@cache
 def all_rules() -> tuple[Rule, ...]:
     rules = tuple(
         importlib.import_module(f"camscan.rules.{module}").RULE for module in RULE_MODULES

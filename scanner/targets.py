@@ -146,6 +146,16 @@ class TargetSet:
         return interval.version == version and value <= interval.last
 
     @property
+    def intervals(self) -> tuple[_Interval, ...]:
+        """The address targets: merged, sorted intervals (version, first, last)."""
+        return self._intervals
+
+    @property
+    def explicit_endpoints(self) -> tuple[Endpoint, ...]:
+        """host:port targets no interval covers, sorted (exclusions not yet applied)."""
+        return self._endpoints
+
+    @property
     def address_count(self) -> int:
         return sum(i.size for i in self._intervals)
 
@@ -167,7 +177,7 @@ class TargetSet:
             for interval in self._intervals:
                 version = interval.version
                 for value in range(interval.first, interval.last + 1):
-                    text = _address_text(version, value)
+                    text = address_text(version, value)
                     if exclusions is None or not exclusions.excludes_parts(version, value, text, port):
                         yield Endpoint(text, port)
         for endpoint in self._endpoints:
@@ -175,7 +185,7 @@ class TargetSet:
                 yield endpoint
 
 
-def _address_text(version: int, value: int) -> str:
+def address_text(version: int, value: int) -> str:
     """str(ipaddress.ip_address(value)), quicker for IPv4 (inet_ntoa writes the same dotted quad)."""
     if version == 4:
         return socket.inet_ntoa(value.to_bytes(4, "big"))
@@ -195,6 +205,20 @@ class Exclusions:
 
     def __bool__(self) -> bool:
         return bool(self._intervals or self._endpoints or self._names)
+
+    @property
+    def intervals(self) -> list[_Interval]:
+        """Excluded addresses (every port): merged, sorted intervals."""
+        return self._intervals
+
+    def points_on(self, port: int) -> list[tuple[int, int]]:
+        """(version, value) of each address excluded on `port` alone (host:port exclusions)."""
+        points = []
+        for text, excluded_port in self._endpoints:
+            if excluded_port == port:
+                address = ipaddress.ip_address(text)
+                points.append((address.version, int(address)))
+        return points
 
     def excludes_address(self, address: IPAddress, port: int) -> bool:
         return self.excludes_parts(address.version, int(address), str(address), port)

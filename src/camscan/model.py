@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cryptography import x509
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: parameters.shard and parameters.rules_fingerprint
 
 
 class Severity(enum.StrEnum):
@@ -239,6 +239,8 @@ class ScanParameters:
     http_timeout: float | None = None
     legacy_probe: bool | None = None
     ws_discovery: bool | None = None
+    # "I/N" when the sweep covered one shard of the targets (--shard), else None.
+    shard: str | None = None
 
 
 @dataclass(frozen=True)
