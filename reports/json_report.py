@@ -250,6 +250,7 @@ def _head(audit: AuditResult) -> dict[str, Any]:
             "ws_discovery": params.ws_discovery,
             "shard": params.shard,
             "rules_fingerprint": rules_fingerprint(),
+            "judging_fingerprint": audit.judging,
         },
         "started_at": utc_iso(scan.started_at),
         "finished_at": utc_iso(scan.finished_at),

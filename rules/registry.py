@@ -63,6 +63,36 @@ def rules_fingerprint() -> str:
     return "sha256:" + digest.hexdigest()
 
 
+def judging_fingerprint(ctx: AuditContext) -> str:
+    """"sha256:<hex>" of the settings the rules judge with, the clock aside: trust mode, the
+    anchors and intermediates by content (not file name), offline, and the thresholds. Two
+    reports judged alike have the same one; `camscan merge` judges again only with it."""
+    import hashlib
+    import json
+
+    from cryptography.hazmat.primitives import hashes
+
+    def digests(bundles: Iterable[object]) -> list[str]:
+        return sorted(
+            cert.fingerprint(hashes.SHA256()).hex() for bundle in bundles for cert in getattr(bundle, "certs", ())
+        )
+
+    trust = ctx.trust
+    settings = {
+        "trust": None if trust is None else {
+            "mode": trust.mode,
+            "anchors": digests(trust.site_bundles),
+            "intermediates": digests(trust.intermediates),
+            "offline": bool(trust.offline),
+        },
+        "expiry_warn_days": ctx.expiry_warn_days,
+        "max_validity_days": ctx.max_validity_days,
+        "clock_skew_warn_seconds": ctx.clock_skew_warn_seconds,
+    }
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
 @cache
 def all_rules() -> tuple[Rule, ...]:
     rules = tuple(
