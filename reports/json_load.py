@@ -106,7 +106,9 @@ def _loaded(name: str, document: dict[str, Any]) -> LoadedReport:
             if not isinstance(entry, dict):
                 raise _Bad("not an object")
             endpoint = Endpoint(
-                _field(entry, "address", str), _field(entry, "port", int), _optional(entry, "server_name", str)
+                _field(entry, "address", str),
+                _field(entry, "port", int),
+                _optional(entry, "server_name", str),
             )
             endpoint.ip  # noqa: B018 - raises ValueError for a non-address
             status = _field(entry, "status", str)

@@ -20,7 +20,6 @@ from typing import Any
 from camscan import __version__
 from camscan.atomic import AtomicFile
 from camscan.errors import CamscanError
-from camscan.rules.registry import rules_fingerprint
 from camscan.model import (
     SCHEMA_VERSION,
     AuditResult,
@@ -32,6 +31,7 @@ from camscan.model import (
     ProbeFailure,
     Severity,
 )
+from camscan.rules.registry import rules_fingerprint
 
 SCHEMA_RESOURCE = "schemas/report-v1.schema.json"
 

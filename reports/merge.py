@@ -50,16 +50,17 @@ def check_compatible(reports: Sequence[LoadedReport], *, judging: str, max_skew:
                 f"{first.tool_version}: merge reports of one camscan version"
             )
         if report.rules_fingerprint != first.rules_fingerprint:
+            theirs, mine = report.rules_fingerprint[:19], (first.rules_fingerprint or "")[:19]
             raise UsageError(
                 f"{report.path} and {first.path} were judged by different rule sets (rules "
-                f"fingerprints {report.rules_fingerprint[:19]}... and {first.rules_fingerprint[:19]}...)"
+                f"fingerprints {theirs}... and {mine}...)"
             )
     if first.rules_fingerprint != ours:
-        # The fleet rules are judged again here: with other rules than the shards had, the
-        # merged report would mix two rule sets.
+        # The merge judges again: with other rules than the shards had, the merged report would
+        # mix two rule sets (and the reports' findings would not be this camscan's).
         raise UsageError(
             f"{first.path} was judged by another rule set than this camscan's (rules fingerprint "
-            f"{first.rules_fingerprint[:19]}..., this camscan {ours[:19]}...): merge with the "
+            f"{(first.rules_fingerprint or '')[:19]}..., this camscan {ours[:19]}...): merge with the "
             "camscan that scanned"
         )
     for report in reports:
@@ -180,7 +181,9 @@ def keep_history_findings(audit: AuditResult, reports: Sequence[LoadedReport]) -
 def _sightings(report: LoadedReport) -> dict[Endpoint, dt.datetime]:
     """Each endpoint of the report with its latest observed_at."""
     latest: dict[Endpoint, dt.datetime] = {}
-    for item in (*report.audit.scan.observations, *report.audit.scan.failures):
+    scan = report.audit.scan
+    items: tuple[Observation | ProbeFailure, ...] = (*scan.observations, *scan.failures)
+    for item in items:
         seen = latest.get(item.endpoint)
         if seen is None or item.observed_at > seen:
             latest[item.endpoint] = item.observed_at

@@ -73,9 +73,8 @@ def judging_fingerprint(ctx: AuditContext) -> str:
     from cryptography.hazmat.primitives import hashes
 
     def digests(bundles: Iterable[object]) -> list[str]:
-        return sorted(
-            cert.fingerprint(hashes.SHA256()).hex() for bundle in bundles for cert in getattr(bundle, "certs", ())
-        )
+        certs = (cert for bundle in bundles for cert in getattr(bundle, "certs", ()))
+        return sorted(cert.fingerprint(hashes.SHA256()).hex() for cert in certs)
 
     trust = ctx.trust
     settings = {

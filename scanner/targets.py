@@ -213,7 +213,7 @@ class Exclusions:
 
     def points_on(self, port: int) -> list[tuple[int, int]]:
         """(version, value) of each address excluded on `port` alone (host:port exclusions)."""
-        points = []
+        points: list[tuple[int, int]] = []
         for text, excluded_port in self._endpoints:
             if excluded_port == port:
                 address = ipaddress.ip_address(text)

@@ -35,9 +35,29 @@ def _trust(folder: Path) -> list[str]:
 
 def _scan(port: int, site_ca: Path, out: Path, *extra: str) -> None:
     # No HTTP facts: the Date header (and CS302, which quotes it) changes from run to run.
-    code = main([TARGET, "-p", str(port), "--ca-bundle", str(site_ca), "--trust", "site", "--offline",
-                 "--as-of", AS_OF, "--no-http", "--no-legacy-probe", "--no-ws-discovery",
-                 "--connect-timeout", "2", "-q", "--json", str(out), *extra])
+    code = main(
+        [
+            TARGET,
+            "-p",
+            str(port),
+            "--ca-bundle",
+            str(site_ca),
+            "--trust",
+            "site",
+            "--offline",
+            "--as-of",
+            AS_OF,
+            "--no-http",
+            "--no-legacy-probe",
+            "--no-ws-discovery",
+            "--connect-timeout",
+            "2",
+            "-q",
+            "--json",
+            str(out),
+            *extra,
+        ]
+    )
     assert code == 0
 
 
@@ -47,9 +67,17 @@ def scans(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("merge")
     port = unused_port(f"{_NET}.1")
     fleet = default_fleet()
-    fleet = replace(fleet, settings=replace(
-        fleet.settings, block=BLOCK, https_port=port, http_port=None, reboot_downtime=0.0, ws_discovery=False
-    ))
+    fleet = replace(
+        fleet,
+        settings=replace(
+            fleet.settings,
+            block=BLOCK,
+            https_port=port,
+            http_port=None,
+            reboot_downtime=0.0,
+            ws_discovery=False,
+        ),
+    )
     with lab_in_thread(fleet) as (lab, _):
         site_ca = lab.write_bundles(folder)["site"]
         _scan(port, site_ca, folder / "full.json")
@@ -77,11 +105,24 @@ def _rules_at(document: dict[str, Any], rule_ids: tuple[str, ...]) -> set[str]:
     return {e["address"] for e in document["endpoints"] for f in e["findings"] if f["rule_id"] in rule_ids}
 
 
-def test_three_shards_merged_equal_the_unsharded_scan(scans: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_three_shards_merged_equal_the_unsharded_scan(
+    scans: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     shards = [scans / f"shard{i}.json" for i in (1, 2, 3)]
     merged = scans / "merged.json"
-    code = main(["merge", *map(str, shards), *_trust(scans), "--json", str(merged),
-                 "--csv", str(scans / "merged.csv"), "--html", str(scans / "merged.html")])
+    code = main(
+        [
+            "merge",
+            *map(str, shards),
+            *_trust(scans),
+            "--json",
+            str(merged),
+            "--csv",
+            str(scans / "merged.csv"),
+            "--html",
+            str(scans / "merged.html"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     full = _read(scans / "full.json")
@@ -107,7 +148,9 @@ def test_the_json_report_reads_back_into_the_model(scans: Path) -> None:
         loaded = load_report(scans / name)
         assert build_document(loaded.audit) == _read(scans / name)
     loaded = load_report(scans / "shard2.json")
-    assert loaded.shard == "2/3" and loaded.rules_fingerprint and loaded.rules_fingerprint.startswith("sha256:")
+    assert (
+        loaded.shard == "2/3" and loaded.rules_fingerprint and loaded.rules_fingerprint.startswith("sha256:")
+    )
 
 
 def _write(path: Path, document: dict[str, Any]) -> Path:
@@ -131,13 +174,19 @@ def test_reports_of_other_rules_versions_or_clocks_are_refused(
     one, two = scans / "shard1.json", scans / "shard2.json"
     other_rules = _read(two)
     other_rules["parameters"]["rules_fingerprint"] = "sha256:" + "0" * 64
-    assert "different rule sets" in _merge_error(capsys, str(one), str(_write(tmp_path / "r.json", other_rules)), trust=scans)
+    assert "different rule sets" in _merge_error(
+        capsys, str(one), str(_write(tmp_path / "r.json", other_rules)), trust=scans
+    )
     other_tool = _read(two)
     other_tool["tool"]["version"] = "0.0.1"
-    assert "camscan 0.0.1" in _merge_error(capsys, str(one), str(_write(tmp_path / "t.json", other_tool)), trust=scans)
+    assert "camscan 0.0.1" in _merge_error(
+        capsys, str(one), str(_write(tmp_path / "t.json", other_tool)), trust=scans
+    )
     unrecorded = _read(two)
     del unrecorded["parameters"]["rules_fingerprint"]
-    assert "no rules fingerprint" in _merge_error(capsys, str(one), str(_write(tmp_path / "u.json", unrecorded)), trust=scans)
+    assert "no rules fingerprint" in _merge_error(
+        capsys, str(one), str(_write(tmp_path / "u.json", unrecorded)), trust=scans
+    )
 
     later = _read(two)
     as_of = dt.datetime.fromisoformat(later["as_of"][:-1]) + dt.timedelta(hours=2)
@@ -145,8 +194,21 @@ def test_reports_of_other_rules_versions_or_clocks_are_refused(
     late = _write(tmp_path / "late.json", later)
     message = _merge_error(capsys, str(one), str(late), trust=scans)
     assert "2:00:00 apart, more than --max-skew 3600s" in message
-    assert main(["merge", str(one), str(late), *_trust(scans), "--max-skew", "7201",
-                 "--json", str(tmp_path / "m.json")]) == 0
+    assert (
+        main(
+            [
+                "merge",
+                str(one),
+                str(late),
+                *_trust(scans),
+                "--max-skew",
+                "7201",
+                "--json",
+                str(tmp_path / "m.json"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
 
     # Judging again needs the settings the shards were judged with: here the site CA is missing.
@@ -155,7 +217,9 @@ def test_reports_of_other_rules_versions_or_clocks_are_refused(
 
     split = _read(two)
     split["parameters"]["shard"] = "1/4"
-    assert "different splits" in _merge_error(capsys, str(one), str(_write(tmp_path / "s.json", split)), trust=scans)
+    assert "different splits" in _merge_error(
+        capsys, str(one), str(_write(tmp_path / "s.json", split)), trust=scans
+    )
 
 
 def test_an_endpoint_in_two_reports_is_refused_or_the_latest_kept(
@@ -165,16 +229,37 @@ def test_an_endpoint_in_two_reports_is_refused_or_the_latest_kept(
     message = _merge_error(capsys, one, one, trust=scans)
     assert "is in both" in message and "--duplicates latest" in message
     merged = tmp_path / "dup.json"
-    assert main(["merge", one, str(scans / "full.json"), *_trust(scans), "--duplicates", "latest",
-                 "--json", str(merged)]) == 0
+    assert (
+        main(
+            [
+                "merge",
+                one,
+                str(scans / "full.json"),
+                *_trust(scans),
+                "--duplicates",
+                "latest",
+                "--json",
+                str(merged),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     # full.json was scanned first, so shard 1's endpoints (later) win; the set is the whole estate.
     assert len(_read(merged)["endpoints"]) == 50
 
 
 def test_a_missing_shard_is_noted(scans: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["merge", str(scans / "shard1.json"), str(scans / "shard3.json"), *_trust(scans),
-                 "--json", str(tmp_path / "p.json")])
+    code = main(
+        [
+            "merge",
+            str(scans / "shard1.json"),
+            str(scans / "shard3.json"),
+            *_trust(scans),
+            "--json",
+            str(tmp_path / "p.json"),
+        ]
+    )
     assert code == 0
     assert "note: no report for shard 2/3" in capsys.readouterr().err
 
@@ -188,7 +273,10 @@ def test_a_missing_shard_is_noted(scans: Path, tmp_path: Path, capsys: pytest.Ca
         ('{"schema_version": "2.0", "tool": {"name": "camscan"}}', "schema_version 2.0 is newer than"),
         ('{"schema_version": "1.99", "tool": {"name": "camscan"}}', "schema_version 1.99 is newer than"),
         ('{"schema_version": "one", "tool": {"name": "camscan"}}', "is not MAJOR.MINOR"),
-        ('{"schema_version": "1.1", "tool": {"name": "camscan"}}', "malformed report: 'parameters' is missing"),
+        (
+            '{"schema_version": "1.1", "tool": {"name": "camscan"}}',
+            "malformed report: 'parameters' is missing",
+        ),
     ],
 )
 def test_bad_foreign_and_newer_files_are_refused(

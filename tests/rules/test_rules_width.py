@@ -14,7 +14,12 @@ from camscan.rules.registry import all_rules
 def _rules_output(columns: int) -> str:
     env = {**os.environ, "COLUMNS": str(columns)}
     done = subprocess.run(
-        [sys.executable, "-m", "camscan", "rules"], env=env, capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-m", "camscan", "rules"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return done.stdout
 

@@ -48,18 +48,29 @@ def _cases(tmp_path: Path) -> dict[str, TargetSet]:
         "v4 cidr, ports": parse_targets(["10.0.0.0/26"], ports=(443, 4443, 8443)),
         "v6 cidr": parse_targets(["2001:db8::/120"], ports=(443, 8443)),
         "v4 and v6 cidrs": parse_targets(["10.1.0.0/27", "2001:db8:1::/122", "10.1.0.8/29"], ports=(443,)),
-        "ranges": parse_targets(["10.2.0.10-40", "10.2.1.250-10.2.2.5", "2001:db8::5-2001:db8::17"], ports=(443, 7443)),
+        "ranges": parse_targets(
+            ["10.2.0.10-40", "10.2.1.250-10.2.2.5", "2001:db8::5-2001:db8::17"], ports=(443, 7443)
+        ),
         "host:port": parse_targets(
             ["10.3.0.1:8443", "10.3.0.2:443", "[2001:db8::1]:9443", "10.3.0.0/30", "10.3.0.1:9"], ports=(443,)
         ),
         "@file": parse_targets([f"@{listing}"], ports=(443, 8443)),
-        "host names": parse_targets(["cam1.example.lan", "cam2.example.lan:8443", "10.4.0.0/29"], ports=(443, 8443)),
+        "host names": parse_targets(
+            ["cam1.example.lan", "cam2.example.lan:8443", "10.4.0.0/29"], ports=(443, 8443)
+        ),
         "exclusions": parse_targets(
             ["10.5.0.0/24", "2001:db8:5::/120", "10.5.9.1:443", "cam.example.lan", "nvr.example.lan"],
             ports=(443, 8443),
             exclude=[
-                "10.5.0.16/28", "10.5.0.100-10.5.0.140", "10.5.0.7", "10.5.0.9:443", "10.5.0.255:8443",
-                "2001:db8:5::80/121", "[2001:db8:5::3]:8443", "10.5.9.1", "cam.example.lan:8443",
+                "10.5.0.16/28",
+                "10.5.0.100-10.5.0.140",
+                "10.5.0.7",
+                "10.5.0.9:443",
+                "10.5.0.255:8443",
+                "2001:db8:5::80/121",
+                "[2001:db8:5::3]:8443",
+                "10.5.9.1",
+                "cam.example.lan:8443",
                 "nvr.example.lan",
             ],
         ),
@@ -131,7 +142,9 @@ def test_a_shard_of_a_slash_8_and_of_a_v6_slash_64_is_lazy() -> None:
         shard = shard_targets(v4, parse_shard("3/7"))
         head = list(itertools.islice(shard, 1000))
         # 2^64 addresses: only arithmetic can size or start this shard.
-        v6 = shard_targets(parse_targets(["2001:db8::/64"], ports=(443,), allow_large=True), parse_shard("5/5"))
+        v6 = shard_targets(
+            parse_targets(["2001:db8::/64"], ports=(443,), allow_large=True), parse_shard("5/5")
+        )
         v6_head = list(itertools.islice(v6, 10))
         _, peak = tracemalloc.get_traced_memory()
     finally:

@@ -40,9 +40,11 @@ def _seconds(text: str) -> float:
     return value
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    from camscan.reports.merge import DUPLICATE_CHOICES
+# reports.merge.DUPLICATE_CHOICES, spelled out: `camscan merge --help` must not load the model.
+DUPLICATE_CHOICES: tuple[str, ...] = ("refuse", "latest")
 
+
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("reports", nargs="+", metavar="REPORT.json", help="JSON reports (--json) to merge")
     parser.add_argument("--json", metavar="FILE", help="write the merged JSON report to FILE, '-' for stdout")
     parser.add_argument(
