@@ -13,12 +13,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from camscan.cli import main
 from camscan.lab.fleet import default_fleet
 from camscan.reports.json_load import load_report
-from camscan.reports.json_report import build_document
+from camscan.reports.json_report import build_document, load_schema
 from tests.support.lab_thread import lab_in_thread, random_block
 from tests.support.tls_servers import unused_port
 
@@ -138,13 +139,16 @@ def test_three_shards_merged_equal_the_unsharded_scan(
     assert len(shared) >= 3
     assert all(len(_rules_at(p, SHARED)) < len(shared) for p in parts)
     assert _timeless(_read(merged)) == _timeless(full)
+    jsonschema.Draft202012Validator(load_schema()).validate(_read(merged))
     assert f"merged 3 reports: 50 endpoints, {full['summary']['observed']} HTTPS" in err
     assert (scans / "merged.csv").read_text().count("\n") == 1 + full["summary"]["findings"]
     assert "<html" in (scans / "merged.html").read_text()
 
 
 def test_the_json_report_reads_back_into_the_model(scans: Path) -> None:
+    validator = jsonschema.Draft202012Validator(load_schema(), format_checker=jsonschema.FormatChecker())
     for name in ("full.json", "shard2.json"):
+        validator.validate(_read(scans / name))
         loaded = load_report(scans / name)
         assert build_document(loaded.audit) == _read(scans / name)
     loaded = load_report(scans / "shard2.json")
