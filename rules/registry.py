@@ -54,12 +54,18 @@ def rules_fingerprint() -> str:
     (`camscan merge` refuses to mix them) even between two builds of one camscan version."""
     import hashlib
     from importlib.resources import files
+    from importlib.resources.abc import Traversable
 
     digest = hashlib.sha256()
-    package = files("camscan.rules")
-    for entry in sorted(package.iterdir(), key=lambda item: item.name):
-        if entry.name.endswith(".py") and entry.is_file():
-            digest.update(entry.name.encode() + b"\0" + entry.read_bytes() + b"\0")
+    folders: list[tuple[str, Traversable]] = [("", files("camscan.rules"))]
+    while folders:  # breadth first, each folder's entries by name: one order everywhere
+        prefix, folder = folders.pop(0)
+        for entry in sorted(folder.iterdir(), key=lambda item: item.name):
+            name = prefix + entry.name
+            if entry.is_dir() and entry.name != "__pycache__":
+                folders.append((name + "/", entry))
+            elif entry.name.endswith(".py") and entry.is_file():
+                digest.update(name.encode() + b"\0" + entry.read_bytes() + b"\0")
     return "sha256:" + digest.hexdigest()
 
 
