@@ -299,3 +299,34 @@ def test_a_damaged_endpoint_and_a_missing_file_are_one_line(
     path = _write(tmp_path / "damaged.json", damaged)
     assert "malformed report: endpoints[1]: 'port' is not an integer" in _merge_error(capsys, str(path))
     assert "cannot read report" in _merge_error(capsys, str(tmp_path / "absent.json"))
+
+
+def test_a_shards_history_finding_survives_the_merge(
+    scans: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CS404 from an audit's history cannot be judged again (a report has no history): kept."""
+    shard = _read(scans / "shard1.json")
+    healthy = next(
+        e
+        for e in shard["endpoints"]
+        if e["status"] == "observed" and "CS404" not in {f["rule_id"] for f in e["findings"]}
+    )
+    healthy["findings"].append(
+        {
+            "rule_id": "CS404",
+            "severity": "error",
+            "title": "Certificate names the device's previous address",
+            "message": "seen at 10.0.0.9 by the history",
+            "evidence": {"history_mac": None},
+            "remediation": "Reboot.",
+        }
+    )
+    edited = _write(tmp_path / "shard1.json", shard)
+    merged = tmp_path / "merged.json"
+    others = [str(scans / f"shard{i}.json") for i in (2, 3)]
+    assert main(["merge", str(edited), *others, *_trust(scans), "--json", str(merged), "-q"]) == 0
+    capsys.readouterr()
+    entry = next(e for e in _read(merged)["endpoints"] if e["address"] == healthy["address"])
+    assert [f["message"] for f in entry["findings"] if f["rule_id"] == "CS404"] == [
+        "seen at 10.0.0.9 by the history"
+    ]
