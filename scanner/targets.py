@@ -96,6 +96,9 @@ class _Parsed:
     intervals: list[_Interval] = field(default_factory=list)
     endpoints: set[Endpoint] = field(default_factory=set)  # explicit host:port with an IP
     names: dict[str, set[int]] = field(default_factory=dict)
+    # Exclusions take a CIDR whole: `--exclude 10.1.0.0/16` inside a /8 target must skip
+    # 10.1.0.0 and 10.1.255.255 too (they are hosts of the /8).
+    whole_networks: bool = False
 
 
 def _merge(intervals: Iterable[_Interval]) -> list[_Interval]:
@@ -261,7 +264,7 @@ def parse_targets(
     included = _Parsed()
     for spec in specs:
         _parse_spec(spec, included, depth=0)
-    excluded = _Parsed()
+    excluded = _Parsed(whole_networks=True)
     for spec in exclude:
         _parse_spec(spec, excluded, depth=0)
     intervals = _merge(included.intervals)
@@ -288,7 +291,7 @@ def _parse_spec(spec: str, into: _Parsed, *, depth: int) -> None:
         _parse_file(text[1:], into, depth=depth)
         return
     if "/" in text:
-        into.intervals.append(_parse_cidr(text))
+        into.intervals.append(_parse_cidr(text, hosts_only=not into.whole_networks))
         return
     if "-" in text and _try_address(text.partition("-")[0].strip()) is not None:
         into.intervals.append(_parse_range(text))
@@ -327,14 +330,14 @@ def _parse_file(path_text: str, into: _Parsed, *, depth: int) -> None:
                 raise UsageError(f"{path_text}:{number}: {exc}") from exc
 
 
-def _parse_cidr(text: str) -> _Interval:
+def _parse_cidr(text: str, *, hosts_only: bool = True) -> _Interval:
     try:
         network = ipaddress.ip_network(text, strict=False)
     except ValueError as exc:
         raise UsageError(f"malformed CIDR {text!r}: {exc}") from exc
     first, last = int(network.network_address), int(network.broadcast_address)
     # The network and broadcast addresses of an IPv4 subnet are not hosts (as ipaddress.hosts()).
-    if network.version == 4 and network.prefixlen < 31:
+    if hosts_only and network.version == 4 and network.prefixlen < 31:
         first, last = first + 1, last - 1
     return _Interval(network.version, first, last)
 

@@ -151,7 +151,7 @@ def test_a_shard_of_a_slash_8_and_of_a_v6_slash_64_is_lazy() -> None:
         tracemalloc.stop()
     assert isinstance(shard, ShardedTargets)
     assert peak < 8 * 1024 * 1024
-    total = (16_777_214 - 65_534) * 2  # an excluded /16 keeps .0 and .255, as a target /16
+    total = (16_777_214 - 65_536) * 2  # an excluded /16 is excluded whole
     assert shard.estimated_size() == total // 7 + (2 < total % 7)
     assert head[0] == Endpoint("10.0.0.3", 443) and head[1] == Endpoint("10.0.0.10", 443)
     assert v6.estimated_size() == 2**64 // 5
