@@ -31,6 +31,7 @@ from camscan.model import (
     ProbeFailure,
     Severity,
 )
+from camscan.rules.registry import rules_fingerprint
 
 SCHEMA_RESOURCE = "schemas/report-v1.schema.json"
 
@@ -247,6 +248,9 @@ def _head(audit: AuditResult) -> dict[str, Any]:
             "http_timeout": params.http_timeout,
             "legacy_probe": params.legacy_probe,
             "ws_discovery": params.ws_discovery,
+            "shard": params.shard,
+            "rules_fingerprint": rules_fingerprint(),
+            "judging_fingerprint": audit.judging,
         },
         "started_at": utc_iso(scan.started_at),
         "finished_at": utc_iso(scan.finished_at),

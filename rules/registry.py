@@ -48,6 +48,57 @@ INTERNAL_ERROR_RULE_ID = "CS000"
 
 
 @cache
+def rules_fingerprint() -> str:
+    """"sha256:<hex>" of every module of this package (the registry, each rule, trust and chain
+    logic), so two reports judged by different rule code or documentation can be told apart
+    (`camscan merge` refuses to mix them) even between two builds of one camscan version."""
+    import hashlib
+    from importlib.resources import files
+    from importlib.resources.abc import Traversable
+
+    digest = hashlib.sha256()
+    folders: list[tuple[str, Traversable]] = [("", files("camscan.rules"))]
+    while folders:  # breadth first, each folder's entries by name: one order everywhere
+        prefix, folder = folders.pop(0)
+        for entry in sorted(folder.iterdir(), key=lambda item: item.name):
+            name = prefix + entry.name
+            if entry.is_dir() and entry.name != "__pycache__":
+                folders.append((name + "/", entry))
+            elif entry.name.endswith(".py") and entry.is_file():
+                digest.update(name.encode() + b"\0" + entry.read_bytes() + b"\0")
+    return "sha256:" + digest.hexdigest()
+
+
+def judging_fingerprint(ctx: AuditContext) -> str:
+    """"sha256:<hex>" of the settings the rules judge with, the clock aside: trust mode, the
+    anchors and intermediates by content (not file name), offline, and the thresholds. Two
+    reports judged alike have the same one; `camscan merge` judges again only with it."""
+    import hashlib
+    import json
+
+    from cryptography.hazmat.primitives import hashes
+
+    def digests(bundles: Iterable[object]) -> list[str]:
+        certs = (cert for bundle in bundles for cert in getattr(bundle, "certs", ()))
+        return sorted(cert.fingerprint(hashes.SHA256()).hex() for cert in certs)
+
+    trust = ctx.trust
+    settings = {
+        "trust": None if trust is None else {
+            "mode": trust.mode,
+            "anchors": digests(trust.site_bundles),
+            "intermediates": digests(trust.intermediates),
+            "offline": bool(trust.offline),
+        },
+        "expiry_warn_days": ctx.expiry_warn_days,
+        "max_validity_days": ctx.max_validity_days,
+        "clock_skew_warn_seconds": ctx.clock_skew_warn_seconds,
+    }
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+@cache
 def all_rules() -> tuple[Rule, ...]:
     rules = tuple(
         importlib.import_module(f"camscan.rules.{module}").RULE for module in RULE_MODULES

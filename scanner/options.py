@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 # Flags of the "targets and sweep" group that say what to scan rather than how: they are not
 # SweepOptions fields (and [scan] has the same keys, plus `targets`).
-TARGET_SETTINGS: tuple[str, ...] = ("ports", "exclude", "allow_large")
+TARGET_SETTINGS: tuple[str, ...] = ("ports", "exclude", "allow_large", "shard")
 
 
 # A count of connections and a duration or rate: whole numbers from 1, positive numbers.
@@ -49,6 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sweep.add_argument(
         "--allow-large", action="store_true",
         help="allow targets covering more than a /16 (65,536 addresses)",
+    )
+    sweep.add_argument(
+        "--shard", metavar="I/N", default=None,
+        help="scan only shard I of N (1-based: 1/3, 2/3, 3/3): N runs with the same targets "
+        "cover every endpoint exactly once, in shards whose sizes differ by at most one; "
+        "combine their JSON reports with `camscan merge`",
     )
     sweep.add_argument("--concurrency", type=positive_int, default=256, metavar="N",
                        help="connections in flight at once, all hosts together (default: 256)")
@@ -115,6 +121,7 @@ def scan_parameters(
     options: SweepOptions,
     *,
     excluded: Iterable[str] = (),
+    shard: str | None = None,
 ) -> ScanParameters:
     """What the reports record about how the scan was run."""
     from camscan.model import ScanParameters
@@ -132,6 +139,7 @@ def scan_parameters(
         http_timeout=options.http_timeout if options.http_facts else None,
         legacy_probe=options.legacy_probe,
         ws_discovery=options.ws_discovery,
+        shard=shard,
     )
 
 
@@ -150,20 +158,34 @@ def split_excluded(values: Iterable[str]) -> list[str]:
 
 def sweep_from_args(args: argparse.Namespace) -> Sweep:
     """The sweep `camscan scan TARGET... [flags]` asks for; UsageError on a bad target or port."""
-    return _sweep(args.targets, args.ports, split_excluded(args.exclude), args.allow_large, args)
+    return _sweep(
+        args.targets, args.ports, split_excluded(args.exclude), args.allow_large, args,
+        shard=getattr(args, "shard", None),
+    )
 
 
 def sweep_from_config(scan: ScanSection) -> Sweep:
     """The sweep an audit config's [scan] section asks for (keys named like the flags' dests)."""
-    return _sweep(scan.targets, scan.ports, scan.exclude, scan.allow_large, scan)
+    return _sweep(scan.targets, scan.ports, scan.exclude, scan.allow_large, scan, shard=scan.shard)
 
 
 def _sweep(
-    targets: Sequence[str], ports_spec: str, excluded: Sequence[str], allow_large: bool, settings: object
+    targets: Sequence[str],
+    ports_spec: str,
+    excluded: Sequence[str],
+    allow_large: bool,
+    settings: object,
+    *,
+    shard: str | None = None,
 ) -> Sweep:
+    from camscan.scanner.shards import parse_shard, shard_targets
     from camscan.scanner.targets import parse_ports, parse_targets
 
+    chosen = parse_shard(shard) if shard is not None else None
     ports = parse_ports(ports_spec)
     target_set = parse_targets(targets, ports=ports, exclude=excluded, allow_large=allow_large)
     options = sweep_options(settings)
-    return Sweep(target_set, options, scan_parameters(targets, ports, options, excluded=excluded))
+    parameters = scan_parameters(
+        targets, ports, options, excluded=excluded, shard=str(chosen) if chosen else None
+    )
+    return Sweep(shard_targets(target_set, chosen), options, parameters)

@@ -96,6 +96,9 @@ class _Parsed:
     intervals: list[_Interval] = field(default_factory=list)
     endpoints: set[Endpoint] = field(default_factory=set)  # explicit host:port with an IP
     names: dict[str, set[int]] = field(default_factory=dict)
+    # Exclusions take a CIDR whole: `--exclude 10.1.0.0/16` inside a /8 target must skip
+    # 10.1.0.0 and 10.1.255.255 too (they are hosts of the /8).
+    whole_networks: bool = False
 
 
 def _merge(intervals: Iterable[_Interval]) -> list[_Interval]:
@@ -146,6 +149,16 @@ class TargetSet:
         return interval.version == version and value <= interval.last
 
     @property
+    def intervals(self) -> tuple[_Interval, ...]:
+        """The address targets: merged, sorted intervals (version, first, last)."""
+        return self._intervals
+
+    @property
+    def explicit_endpoints(self) -> tuple[Endpoint, ...]:
+        """host:port targets no interval covers, sorted (exclusions not yet applied)."""
+        return self._endpoints
+
+    @property
     def address_count(self) -> int:
         return sum(i.size for i in self._intervals)
 
@@ -167,7 +180,7 @@ class TargetSet:
             for interval in self._intervals:
                 version = interval.version
                 for value in range(interval.first, interval.last + 1):
-                    text = _address_text(version, value)
+                    text = address_text(version, value)
                     if exclusions is None or not exclusions.excludes_parts(version, value, text, port):
                         yield Endpoint(text, port)
         for endpoint in self._endpoints:
@@ -175,7 +188,7 @@ class TargetSet:
                 yield endpoint
 
 
-def _address_text(version: int, value: int) -> str:
+def address_text(version: int, value: int) -> str:
     """str(ipaddress.ip_address(value)), quicker for IPv4 (inet_ntoa writes the same dotted quad)."""
     if version == 4:
         return socket.inet_ntoa(value.to_bytes(4, "big"))
@@ -195,6 +208,20 @@ class Exclusions:
 
     def __bool__(self) -> bool:
         return bool(self._intervals or self._endpoints or self._names)
+
+    @property
+    def intervals(self) -> list[_Interval]:
+        """Excluded addresses (every port): merged, sorted intervals."""
+        return self._intervals
+
+    def points_on(self, port: int) -> list[tuple[int, int]]:
+        """(version, value) of each address excluded on `port` alone (host:port exclusions)."""
+        points: list[tuple[int, int]] = []
+        for text, excluded_port in self._endpoints:
+            if excluded_port == port:
+                address = ipaddress.ip_address(text)
+                points.append((address.version, int(address)))
+        return points
 
     def excludes_address(self, address: IPAddress, port: int) -> bool:
         return self.excludes_parts(address.version, int(address), str(address), port)
@@ -237,7 +264,7 @@ def parse_targets(
     included = _Parsed()
     for spec in specs:
         _parse_spec(spec, included, depth=0)
-    excluded = _Parsed()
+    excluded = _Parsed(whole_networks=True)
     for spec in exclude:
         _parse_spec(spec, excluded, depth=0)
     intervals = _merge(included.intervals)
@@ -264,7 +291,7 @@ def _parse_spec(spec: str, into: _Parsed, *, depth: int) -> None:
         _parse_file(text[1:], into, depth=depth)
         return
     if "/" in text:
-        into.intervals.append(_parse_cidr(text))
+        into.intervals.append(_parse_cidr(text, hosts_only=not into.whole_networks))
         return
     if "-" in text and _try_address(text.partition("-")[0].strip()) is not None:
         into.intervals.append(_parse_range(text))
@@ -303,14 +330,14 @@ def _parse_file(path_text: str, into: _Parsed, *, depth: int) -> None:
                 raise UsageError(f"{path_text}:{number}: {exc}") from exc
 
 
-def _parse_cidr(text: str) -> _Interval:
+def _parse_cidr(text: str, *, hosts_only: bool = True) -> _Interval:
     try:
         network = ipaddress.ip_network(text, strict=False)
     except ValueError as exc:
         raise UsageError(f"malformed CIDR {text!r}: {exc}") from exc
     first, last = int(network.network_address), int(network.broadcast_address)
     # The network and broadcast addresses of an IPv4 subnet are not hosts (as ipaddress.hosts()).
-    if network.version == 4 and network.prefixlen < 31:
+    if hosts_only and network.version == 4 and network.prefixlen < 31:
         first, last = first + 1, last - 1
     return _Interval(network.version, first, last)
 

@@ -9,9 +9,25 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Block SIGINT and SIGTERM for the block (main thread, where Python runs handlers)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class AtomicFile:
@@ -25,11 +41,15 @@ class AtomicFile:
         self.path = Path(path)
         self._mode = mode
         directory = self.path.parent if str(self.path.parent) else Path(".")
-        fd, self._tmp_name = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=directory
-        )
-        self.handle: IO[bytes] = os.fdopen(fd, "wb")
-        self._done = False
+        self._done = True  # nothing to clean up (see __del__) until the file is ours
+        # Ctrl-C or SIGTERM between mkstemp() and these assignments would leave a temporary
+        # file nobody knows the name of: the signals wait until the object can remove it.
+        with _signals_deferred():
+            fd, self._tmp_name = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=".tmp", dir=directory
+            )
+            self.handle: IO[bytes] = os.fdopen(fd, "wb")
+            self._done = False
 
     def write(self, data: bytes) -> None:
         self.handle.write(data)

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("camscan.commands.audit", "scheduled audit from a TOML config, with history and diff"),
     "history": ("camscan.commands.history", "list past audit runs from the history database"),
     "diff": ("camscan.commands.diff", "what changed between two audit runs"),
+    "merge": ("camscan.commands.merge", "combine the JSON reports of --shard runs into one report"),
     "cron": ("camscan.commands.cron", "print a crontab line and systemd units for an audit config"),
     "fix": ("camscan.commands.fix", "plan a fix per device; with --apply install it and rescan"),
     "ca": ("camscan.commands.ca", "the site CA: init, issue, sign a device CSR, CSR for a public CA"),

@@ -31,6 +31,7 @@ class ScanSection:
     ports: str = "cameras"
     exclude: tuple[str, ...] = ()
     allow_large: bool = False
+    shard: str | None = None  # "I/N": this run sweeps shard I of N (scanner.shards)
     concurrency: int = 256
     per_host: int = 2
     rate: float | None = None
@@ -279,6 +280,7 @@ _SCAN = (
     "ports",
     "exclude",
     "allow_large",
+    "shard",
     "concurrency",
     "per_host",
     "rate",
@@ -334,6 +336,18 @@ def _ports_spec(reader: _Reader) -> str:
     return spec
 
 
+def _shard(reader: _Reader) -> str | None:
+    text = reader.string("shard", None)
+    if text is None:
+        return None
+    from camscan.scanner.shards import parse_shard
+
+    try:
+        return str(parse_shard(text))
+    except UsageError as exc:
+        raise reader.where.fail(reader.key("shard"), str(exc).replace("--shard ", "", 1)) from None
+
+
 def _validate_targets(reader: _Reader, scan: ScanSection) -> None:
     """Parse the targets now (parse_targets validates eagerly), so a typo fails at load time."""
     from camscan.scanner.targets import parse_ports, parse_targets
@@ -367,6 +381,7 @@ def _scan_section(where: _Where, data: Mapping[str, Any], base: Path) -> ScanSec
         ports=_ports_spec(r),
         exclude=tuple(_anchor(t, base) for t in r.strings("exclude")),
         allow_large=r.boolean("allow_large", False),
+        shard=_shard(r),
         concurrency=r.integer("concurrency", 256, minimum=1, maximum=65536) or 256,
         per_host=r.integer("per_host", 2, minimum=1, maximum=64) or 2,
         rate=r.number("rate", None),

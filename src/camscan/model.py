@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cryptography import x509
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: parameters.shard, rules_fingerprint and judging_fingerprint
 
 
 class Severity(enum.StrEnum):
@@ -241,6 +241,8 @@ class ScanParameters:
     http_timeout: float | None = None
     legacy_probe: bool | None = None
     ws_discovery: bool | None = None
+    # "I/N" when the sweep covered one shard of the targets (--shard), else None.
+    shard: str | None = None
 
 
 @dataclass(frozen=True)
@@ -257,6 +259,9 @@ class AuditResult:
     scan: ScanResult
     findings: tuple[Finding, ...]
     as_of: datetime
+    # rules.registry.judging_fingerprint of the settings the findings were judged with (None:
+    # not recorded, e.g. an AuditResult assembled by hand).
+    judging: str | None = None
 
     def findings_for(self, endpoint: Endpoint) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.endpoint == endpoint)

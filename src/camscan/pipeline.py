@@ -58,9 +58,9 @@ async def judge(scan: ScanResult, ctx: AuditContext) -> AuditResult:
     """Prefetch what trust decisions need (AIA, unless offline), then evaluate every rule."""
     # Imported on first use: importing this module for run_scan alone loads neither the rules
     # nor cryptography.
-    from camscan.rules.registry import evaluate
+    from camscan.rules.registry import evaluate, judging_fingerprint
     from camscan.rules.trust import prefetch
 
     await prefetch(scan.observations, ctx)
     findings = evaluate(scan.observations, ctx)
-    return AuditResult(scan=scan, findings=tuple(findings), as_of=ctx.now)
+    return AuditResult(scan=scan, findings=tuple(findings), as_of=ctx.now, judging=judging_fingerprint(ctx))

@@ -1,9 +1,12 @@
-"""trio.run for the commands: SIGTERM stops a run the way Ctrl-C does, but cleanly.
+"""trio.run for the commands: SIGTERM and Ctrl-C stop a run cleanly, at a checkpoint.
 
-The CLI turns SIGTERM into SIGINT for the moments outside trio (see cli._sigterm_as_interrupt).
-Inside a run that would raise KeyboardInterrupt wherever the interpreter happens to be; here a
-task of ours receives SIGTERM and raises KeyboardInterrupt at a checkpoint instead, so the
-sweep is cancelled in order and every cleanup (temporary report files) runs.
+trio's own Ctrl-C handling raises KeyboardInterrupt wherever the interpreter happens to be in
+unprotected code. Landing inside Nursery.start_soon (the sweep spawns 256 workers in a row at
+its start) it orphans a half-spawned task's coroutine: "camscan: interrupted" is then followed by
+"RuntimeWarning: coroutine 'sweep.<locals>.worker' was never awaited". So during a run a task of
+ours receives SIGINT and SIGTERM and raises KeyboardInterrupt at a checkpoint instead: the
+sweep is cancelled in order and every cleanup (temporary report files) runs. Outside trio the
+CLI turns SIGTERM into SIGINT (see cli._sigterm_as_interrupt).
 """
 
 from __future__ import annotations
@@ -22,17 +25,27 @@ def run(async_fn: Callable[..., Awaitable[T]], *args: Any) -> T:
     if threading.current_thread() is not threading.main_thread():
         return trio.run(async_fn, *args)
 
+    async def stop_on_signal(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            task_status.started()
+            async for _ in signals:
+                raise KeyboardInterrupt
+
+    # The receiver is open before async_fn starts; until then this frame is KI-protected, so a
+    # signal that comes earlier (SIGTERM as the CLI's SIGINT, or Ctrl-C) waits for a checkpoint.
+    @trio.lowlevel.enable_ki_protection
     async def main() -> T:
         async with trio.open_nursery() as nursery:
-
-            async def stop_on_sigterm() -> None:
-                with trio.open_signal_receiver(signal.SIGTERM) as signals:
-                    async for _ in signals:
-                        raise KeyboardInterrupt
-
-            nursery.start_soon(stop_on_sigterm)
-            result = await async_fn(*args)
+            await nursery.start(stop_on_signal)
+            result = await _interruptible(async_fn, *args)
             nursery.cancel_scope.cancel()
             return result
 
     return trio.run(main)
+
+
+@trio.lowlevel.disable_ki_protection
+async def _interruptible(async_fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """async_fn without the KI protection of main(): should a signal arrive once the receiver
+    is closed again (the run is ending), trio's usual behaviour applies to the command's code."""
+    return await async_fn(*args)

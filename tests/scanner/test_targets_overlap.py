@@ -44,3 +44,12 @@ def test_a_scan_reports_a_covered_host_port_once(tmp_path: Path, capsys: pytest.
     document = json.loads(report.read_text())
     assert [(e["address"], e["port"]) for e in document["endpoints"]] == [(HOST, port)]
     assert document["summary"]["endpoints"] == 1
+
+
+def test_an_excluded_network_is_excluded_whole() -> None:
+    """A /24 target keeps its network and broadcast addresses out (they are not hosts); an
+    excluded network inside a bigger target is excluded whole, .0 and .255 included."""
+    targets = parse_targets(["10.1.0.0/23"], ports=(443,), exclude=["10.1.1.0/24"])
+    listed = [e.address for e in targets]
+    assert listed[0] == "10.1.0.1" and listed[-1] == "10.1.0.255"
+    assert len(listed) == 255 and "10.1.1.0" not in listed

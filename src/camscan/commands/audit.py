@@ -143,13 +143,15 @@ def run(args: argparse.Namespace) -> int:
     with RunLock(cfg.lock_path):
         with HistoryStore(cfg.history_path) as store:
             ctx = rule_options.context_from_args(namespace, history=store.facts())
-            stream = report_options.jsonl_callback(namespace, ctx)
-
-            async def scan_and_judge() -> AuditResult:
-                scan = await run_scan(targets, options, parameters, on_result=stream)
-                return await judge(scan, ctx)
-
+            # The stream's temporary file exists from here: created inside the try, so an
+            # interrupt at any moment after it removes it again.
             try:
+                stream = report_options.jsonl_callback(namespace, ctx)
+
+                async def scan_and_judge() -> AuditResult:
+                    scan = await run_scan(targets, options, parameters, on_result=stream)
+                    return await judge(scan, ctx)
+
                 audit = runtime.run(scan_and_judge)
             except BaseException:
                 report_options.abort_stream(namespace)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import textwrap
 
 DESCRIPTION = "List every rule camscan applies: id, default severity, title and citation."
 EPILOG = "Run `camscan explain ID` for one rule's full documentation."
@@ -36,8 +38,29 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(entries, indent=2) + "\n")
         return 0
-    width = max(len(e["title"]) for e in entries) if entries else 0
-    sys.stdout.write(f"{'ID':<6} {'SEVERITY':<8} {'TITLE':<{width}}  CITATION\n")
-    for e in entries:
-        sys.stdout.write(f"{e['id']:<6} {e['severity']:<8} {e['title']:<{width}}  {e['citation']}\n")
+    sys.stdout.write(render_table(entries, shutil.get_terminal_size().columns))
     return 0
+
+
+def render_table(entries: list[dict[str, str]], columns: int) -> str:
+    """One line per rule when it fits in `columns`; else the citation goes on the next line,
+    under the title, and long titles and citations wrap (COLUMNS, or 80 when piped)."""
+    title_width = max((len(e["title"]) for e in entries), default=0)
+    citation_width = max((len(e["citation"]) for e in entries), default=0)
+    lead = f"{'':<6} {'':<8} "
+    if len(lead) + title_width + 2 + citation_width <= columns:
+        lines = [f"{'ID':<6} {'SEVERITY':<8} {'TITLE':<{title_width}}  CITATION"]
+        lines += [
+            f"{e['id']:<6} {e['severity']:<8} {e['title']:<{title_width}}  {e['citation']}"
+            for e in entries
+        ]
+        return "\n".join(lines) + "\n"
+    # At least 20 columns of text, even on a terminal narrower than the lead: wrapped, not lost.
+    text_width = max(columns - len(lead), 20)
+    lines = [f"{'ID':<6} {'SEVERITY':<8} TITLE / citation"]
+    for e in entries:
+        title = textwrap.wrap(e["title"], text_width) or [""]
+        lines.append(f"{e['id']:<6} {e['severity']:<8} {title[0]}")
+        lines += [lead + more for more in title[1:]]
+        lines += [lead + part for part in textwrap.wrap(e["citation"], text_width)]
+    return "\n".join(lines) + "\n"

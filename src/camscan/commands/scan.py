@@ -53,8 +53,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json and args.json != "-":
         # Fail before the sweep, not after it, when the report cannot be written.
         report_options.check_output_path("--json", args.json)
-    # Validates the report targets too, before the sweep spends any time.
-    jsonl = report_options.jsonl_callback(args, ctx)
     stdout_taken = args.json == "-" or other_stdout
 
     async def main() -> AuditResult:
@@ -69,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
         return await judge(scan, ctx)
 
     try:
+        # Validates the report targets too, before the sweep spends any time. Its temporary
+        # file exists from here: inside the try, so an interrupt at any moment removes it.
+        jsonl = report_options.jsonl_callback(args, ctx)
         audit = runtime.run(main)
         if args.json:
             write_json(audit, args.json)
