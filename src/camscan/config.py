@@ -21,7 +21,7 @@ from camscan.errors import UsageError
 from camscan.rules.options import TRUST_MODES
 
 SEVERITIES = ("notice", "warning", "error")
-OUTPUT_KINDS = ("json", "jsonl", "html", "csv", "junit", "prometheus")
+OUTPUT_KINDS = ("json", "jsonl", "html", "csv", "junit", "prometheus", "sarif")
 DEFAULT_HISTORY_NAME = "camscan-history.sqlite"
 
 
