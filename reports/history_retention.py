@@ -180,8 +180,8 @@ def compact_if_worthwhile(conn: sqlite3.Connection) -> Compaction:
         share = free / pages if pages else 0.0
         return Compaction(
             False,
-            f"{free} of {pages} pages free ({share:.0%}; worthwhile above "
-            f"{WORTHWHILE_FREE_FRACTION:.0%} and {MIN_FREE_PAGES} pages)",
+            f"{free} of {pages} pages free ({share:.0%}); compacting pays from "
+            f"{MIN_FREE_PAGES} free pages making up over {WORTHWHILE_FREE_FRACTION:.0%} of the file",
             before,
             before,
         )
