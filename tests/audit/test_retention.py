@@ -389,6 +389,17 @@ def test_audit_prunes_after_each_run(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "run 1 was pruned (keep_runs=2)" in capsys.readouterr().err
 
 
+def test_audit_compacts_after_a_big_prune(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _big(tmp_path / "h.sqlite")
+    size = (tmp_path / "h.sqlite").stat().st_size
+    assert main(["audit", "--config", str(_config(tmp_path, "keep_runs = 2\n"))]) == 0
+    out = capsys.readouterr().out
+    assert "history: pruned 29 runs (runs 1-29; keep_runs=2); 2 kept" in out
+    assert "history: compacted the history: " in out
+    assert _run_ids(tmp_path / "h.sqlite") == [30, 31]
+    assert (tmp_path / "h.sqlite").stat().st_size < size // 4
+
+
 # --- config --------------------------------------------------------------------------------------
 
 

@@ -126,7 +126,7 @@ def _plan_counts(fix_plans: list[dict[str, Any]] | None) -> dict[str, int] | Non
 def run(args: argparse.Namespace) -> int:
     from camscan import runtime
     from camscan.config import load_config
-    from camscan.errors import EXIT_RUNTIME
+    from camscan.errors import EXIT_RUNTIME, CamscanError
     from camscan.lock import RunLock
     from camscan.pipeline import judge, run_scan
     from camscan.reports.diff import diff_runs, render_text
@@ -164,7 +164,13 @@ def run(args: argparse.Namespace) -> int:
             run_record = store.run(run_id)
             pruned = store.last_prune
             # Only after a prune freed pages; never blocks (skipped while anyone reads the file).
-            compaction = store.compact() if pruned is not None and pruned.pruned else None
+            # The run is recorded by now: a compaction that fails must not stop the notification.
+            compaction = None
+            if pruned is not None and pruned.pruned:
+                try:
+                    compaction = store.compact()
+                except CamscanError as exc:
+                    print(f"camscan: history not compacted: {exc}", file=sys.stderr)
 
         fix_plans = _plan(cfg, audit)
         errors: list[str] = []
