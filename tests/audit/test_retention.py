@@ -327,6 +327,10 @@ def test_history_prune_with_a_db_path(tmp_path: Path, capsys: pytest.CaptureFixt
     listing = capsys.readouterr().out
     assert listing.rstrip().endswith("(5 older runs pruned by the retention limits)")
 
+    assert main(["history", "--db", str(db), "--keep-runs", "2"]) == 2  # without --prune: refused
+    assert capsys.readouterr().err == "camscan: error: --keep-runs and --keep-days go with --prune\n"
+    assert _run_ids(db) == [6, 7, 8]
+
     # the default limits (1000 runs, 400 days) count age from today: these 2026-03 runs are
     # younger than 400 days until 2027-04, and the newest two are kept whatever the date
     assert main(["history", "--db", str(db), "--prune", "--json"]) == 0
