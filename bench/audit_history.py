@@ -1,10 +1,11 @@
 """The audit history at fleet scale: recording runs, opening (integrity check), facts, diff.
 
-    .venv/bin/python -m bench.audit_history [--endpoints 5000] [--runs 30]
+    .venv/bin/python -m bench.audit_history [--endpoints 5000] [--runs 30] [--keep 5]
 
 Builds one in-memory fleet (real certificates from camscan.pki, 127.x addresses, one finding
 per endpoint, nothing contacted), records it --runs times into a fresh SQLite file in a
-temporary directory, moving one device per run, and times each step.
+temporary directory, moving one device per run, and times each step; then prunes the history
+to the newest --keep runs (HistoryStore.prune, one transaction) and compacts it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from camscan import pki
 from camscan.model import Severity
 from camscan.reports.diff import diff_runs
-from camscan.reports.history import HistoryStore
+from camscan.reports.history import HistoryStore, Retention
 from tests.audit.builders import T0, Cam, audit_of
 
 
@@ -28,6 +29,7 @@ def main() -> None:
     )
     parser.add_argument("--endpoints", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--keep", type=int, default=5, help="runs kept by the prune step")
     args = parser.parse_args()
 
     # A few hundred distinct certificates are enough: sharing changes nothing in the storage cost.
@@ -59,13 +61,23 @@ def main() -> None:
         started = time.perf_counter()
         diff = diff_runs(store.snapshot(args.runs - 1), store.snapshot(args.runs))
         diff_s = time.perf_counter() - started
+        started = time.perf_counter()
+        pruned = store.prune(Retention(keep_runs=args.keep, keep_days=0))
+        prune_s = time.perf_counter() - started
+        started = time.perf_counter()
+        compaction = store.compact()
+        compact_s = time.perf_counter() - started
         store.close()
+        compacted_size = db.stat().st_size
     print(f"endpoints per run:  {args.endpoints}   runs: {args.runs}   database: {size / 1e6:.1f} MB")
     median = sorted(record)[len(record) // 2]
     print(f"record_run:         median {median * 1000:.0f} ms, max {max(record) * 1000:.0f} ms")
     print(f"open (quick_check): {opened * 1000:.0f} ms")
     print(f"facts():            {facts_s * 1000:.0f} ms ({len(facts)} distinct sightings)")
     print(f"snapshot x2 + diff: {diff_s * 1000:.0f} ms ({diff.summary()})")
+    print(f"prune to {args.keep} runs:    {prune_s * 1000:.0f} ms ({pruned.summary()})")
+    print(f"compact:            {compact_s * 1000:.0f} ms ({compaction.summary()}; "
+          f"file {compacted_size / 1e6:.1f} MB after closing)")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from camscan.model import Endpoint, canonical_mac
-from camscan.reports.history import EndpointRecord, FindingRecord, RunSnapshot
+from camscan.reports.history_records import EndpointRecord, FindingRecord, RunSnapshot
 from camscan.termtext import sanitize
 
 

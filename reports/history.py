@@ -3,10 +3,8 @@
 - One run is written in one transaction: a crash mid-run leaves the history exactly as it was
   before that run (no half run), and loses nothing committed earlier.
 - WAL journal, so `camscan history` / `camscan diff` can read while an audit writes.
-- An explicit schema version table and ordered migrations.
-- A file that is not a camscan history (garbage bytes, a truncated database, another program's
-  schema) raises CamscanError (exit 3) and is left byte-for-byte untouched: the user decides
-  what to do with it, camscan never replaces it.
+- Opening, checking and migrating the file: reports.history_schema (a file that is not a camscan
+  history is refused and left byte-for-byte untouched). Retention: reports.history_retention.
 
 Only endpoints that answered are stored: observations, plus failures where something spoke
 (not TLS, handshake failure, reset). Refused and silent addresses of a /16 sweep are counted in
@@ -20,7 +18,6 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -38,167 +35,42 @@ from camscan.model import (
     ProbeFailure,
     canonical_mac,
 )
+from camscan.reports.history_records import (
+    STATUS_OK,
+    EndpointRecord,
+    FindingRecord,
+    RunRecord,
+    RunSnapshot,
+    iso_z,
+    parse_iso,
+)
+from camscan.reports.history_retention import (
+    Compaction,
+    PrunedRun,
+    PruneResult,
+    Retention,
+    compact_if_worthwhile,
+    prune_runs,
+)
+from camscan.reports.history_schema import SCHEMA_VERSION, open_history
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
-STATUS_OK = "ok"
+# The records are part of this module's interface (the diff, notify and tests read them here).
+__all__ = [
+    "SCHEMA_VERSION",
+    "EndpointRecord",
+    "FindingRecord",
+    "HistoryStore",
+    "PruneResult",
+    "PrunedRun",
+    "Retention",
+    "RunRecord",
+    "RunSnapshot",
+]
+
 # Failures worth remembering: the address answered, so it is a device, just not a healthy one.
 STORED_FAILURES = frozenset(
     {FailureKind.NOT_TLS, FailureKind.HANDSHAKE_FAILED, FailureKind.RESET, FailureKind.ERROR}
 )
-
-# MIGRATIONS[i] takes the schema from version i to version i + 1. Append only; never edit.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE runs (
-        id INTEGER PRIMARY KEY,
-        started_at TEXT NOT NULL,
-        finished_at TEXT NOT NULL,
-        as_of TEXT NOT NULL,
-        recorded_at TEXT NOT NULL,
-        parameters TEXT NOT NULL,
-        observations INTEGER NOT NULL,
-        failures INTEGER NOT NULL,
-        findings INTEGER NOT NULL,
-        errors INTEGER NOT NULL,
-        warnings INTEGER NOT NULL,
-        notices INTEGER NOT NULL
-    );
-    CREATE TABLE endpoints (
-        id INTEGER PRIMARY KEY,
-        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-        address TEXT NOT NULL,
-        port INTEGER NOT NULL,
-        server_name TEXT NOT NULL DEFAULT '',
-        status TEXT NOT NULL,
-        detail TEXT,
-        observed_at TEXT NOT NULL,
-        tls_version TEXT,
-        leaf_sha256 TEXT,
-        spki_sha256 TEXT,
-        subject TEXT,
-        not_after TEXT,
-        mac TEXT,
-        serial TEXT,
-        vendor TEXT,
-        model TEXT,
-        firmware TEXT,
-        UNIQUE (run_id, address, port, server_name)
-    );
-    CREATE INDEX endpoints_by_leaf ON endpoints (leaf_sha256);
-    CREATE INDEX endpoints_by_mac ON endpoints (mac);
-    CREATE TABLE findings (
-        id INTEGER PRIMARY KEY,
-        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-        endpoint_id INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
-        rule_id TEXT NOT NULL,
-        severity TEXT NOT NULL,
-        title TEXT NOT NULL,
-        message TEXT NOT NULL,
-        evidence TEXT NOT NULL
-    );
-    CREATE INDEX findings_by_run ON findings (run_id);
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-_TABLES = {"schema_version", "runs", "endpoints", "findings"}
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    id: int
-    started_at: datetime
-    finished_at: datetime
-    as_of: datetime
-    parameters: dict[str, Any]
-    observations: int
-    failures: int
-    findings: int
-    by_severity: dict[str, int]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
-            "as_of": _iso(self.as_of),
-            "targets": list(self.parameters.get("targets", [])),
-            "ports": list(self.parameters.get("ports", [])),
-            "observations": self.observations,
-            "failures": self.failures,
-            "findings": self.findings,
-            "findings_by_severity": dict(self.by_severity),
-        }
-
-
-@dataclass(frozen=True)
-class EndpointRecord:
-    endpoint: Endpoint
-    status: str  # "ok", or the FailureKind of a failure worth remembering
-    observed_at: datetime
-    detail: str | None = None
-    tls_version: str | None = None
-    leaf_sha256: str | None = None
-    spki_sha256: str | None = None
-    subject: str | None = None
-    not_after: str | None = None
-    identity: DeviceIdentity = field(default_factory=DeviceIdentity)
-
-    @property
-    def observed(self) -> bool:
-        return self.status == STATUS_OK
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "address": self.endpoint.address,
-            "port": self.endpoint.port,
-            "server_name": self.endpoint.server_name,
-            "status": self.status,
-            "detail": self.detail,
-            "leaf_sha256": self.leaf_sha256,
-            "spki_sha256": self.spki_sha256,
-            "subject": self.subject,
-            "not_after": self.not_after,
-            "mac": self.identity.mac,
-            "serial": self.identity.serial,
-        }
-
-
-@dataclass(frozen=True)
-class FindingRecord:
-    endpoint: Endpoint
-    rule_id: str
-    severity: str
-    title: str
-    message: str
-    evidence: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "address": self.endpoint.address,
-            "port": self.endpoint.port,
-            "server_name": self.endpoint.server_name,
-            "rule_id": self.rule_id,
-            "severity": self.severity,
-            "title": self.title,
-            "message": self.message,
-        }
-
-
-@dataclass(frozen=True)
-class RunSnapshot:
-    """One run as the diff sees it. `run` is None for the empty run before the first audit."""
-
-    run: RunRecord | None
-    endpoints: tuple[EndpointRecord, ...] = ()
-    findings: tuple[FindingRecord, ...] = ()
 
 
 def _leaf_facts(obs: Observation) -> tuple[str | None, str | None, str | None]:
@@ -221,98 +93,8 @@ class HistoryStore:
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
         self.path = Path(path)
-        self._conn = self._open(create)
-
-    # --- opening and checking ----------------------------------------------------------------
-
-    def _corrupt(self, why: str) -> CamscanError:
-        return CamscanError(
-            f"history database {self.path} is unusable: {why}. It was left untouched; "
-            "move it aside (or restore a backup) to start a new history"
-        )
-
-    def _open(self, create: bool) -> sqlite3.Connection:
-        try:
-            size = self.path.stat().st_size
-        except FileNotFoundError:
-            if not create:
-                raise UsageError(f"no history database at {self.path} (run `camscan audit` first)") from None
-            size = None
-        except OSError as exc:
-            raise CamscanError(f"cannot read history database {self.path}: {exc.strerror}") from None
-        if size:  # an empty (0-byte) file holds nothing to lose: it becomes a new history
-            try:
-                with self.path.open("rb") as handle:
-                    magic = handle.read(len(SQLITE_MAGIC))
-            except OSError as exc:
-                raise CamscanError(f"cannot read history database {self.path}: {exc.strerror}") from None
-            if magic != SQLITE_MAGIC:
-                raise self._corrupt("not an SQLite database (garbage bytes or another file type)")
-        try:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-        except sqlite3.Error as exc:
-            raise CamscanError(f"cannot open history database {self.path}: {exc}") from None
-        try:
-            # Read-only checks first: nothing below writes until the file is known to be ours.
-            version = self._check(conn)
-            conn.execute("PRAGMA foreign_keys=ON")
-            if version < SCHEMA_VERSION:  # an up-to-date history is opened without any write
-                conn.execute("PRAGMA journal_mode=WAL")
-                self._migrate(conn)
-        except CamscanError:
-            conn.close()
-            raise
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise self._corrupt(str(exc)) from None
-        return conn
-
-    def _check(self, conn: sqlite3.Connection) -> int:
-        """The schema version of a database that is ours (0 if empty); CamscanError otherwise."""
-        try:
-            problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
-            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        except sqlite3.DatabaseError as exc:
-            # Damage bad enough that SQLite cannot even walk the file ("database disk image is
-            # malformed") is the same finding as a failed check: say it the same way.
-            problems = [str(exc)]
-        if problems != ["ok"]:
-            raise self._corrupt("integrity check failed: " + "; ".join(problems[:3]))
-        if not tables:
-            return 0  # a new, empty database
-        if "schema_version" not in tables:
-            shown = ", ".join(sorted(tables)[:5])
-            raise self._corrupt(f"not a camscan history database (it has tables {shown})")
-        rows = conn.execute("SELECT version FROM schema_version").fetchall()
-        if len(rows) != 1 or not isinstance(rows[0][0], int):
-            raise self._corrupt("its schema_version table is malformed")
-        version = rows[0][0]
-        if version > SCHEMA_VERSION:
-            raise CamscanError(
-                f"history database {self.path} has schema version {version}, newer than this camscan "
-                f"understands ({SCHEMA_VERSION}); upgrade camscan"
-            )
-        if version == SCHEMA_VERSION and not _TABLES <= tables:
-            raise self._corrupt(f"tables missing: {', '.join(sorted(_TABLES - tables))}")
-        return version
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = conn.execute("SELECT version FROM schema_version").fetchone()
-            version = row[0] if row else 0
-            if row is None:
-                conn.execute("INSERT INTO schema_version (version) VALUES (0)")
-            for step in range(version, SCHEMA_VERSION):
-                for statement in MIGRATIONS[step].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute("UPDATE schema_version SET version = ?", (step + 1,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        self.last_prune: PruneResult | None = None
+        self._conn = open_history(self.path, create)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -343,8 +125,15 @@ class HistoryStore:
 
     # --- writing -----------------------------------------------------------------------------
 
-    def record_run(self, audit: AuditResult) -> int:
-        """Store one audit as one run, atomically; return the new run's id."""
+    def record_run(
+        self, audit: AuditResult, *, retention: Retention | None = None, now: datetime | None = None
+    ) -> int:
+        """Store one audit as one run, atomically; return the new run's id.
+
+        With `retention`, the runs beyond it are pruned in the same transaction (their ages
+        counted from `now`, default the wall clock): a crash leaves either the old history
+        whole or the new run with the pruning done. What was pruned is in `last_prune`."""
+        self.last_prune = None
         scan = audit.scan
         by_severity = {"error": 0, "warning": 0, "notice": 0}
         for finding in audit.findings:
@@ -357,10 +146,10 @@ class HistoryStore:
                     "observations, failures, findings, errors, warnings, notices) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        _iso(scan.started_at),
-                        _iso(scan.finished_at),
-                        _iso(audit.as_of),
-                        _iso(datetime.now(UTC)),
+                        iso_z(scan.started_at),
+                        iso_z(scan.finished_at),
+                        iso_z(audit.as_of),
+                        iso_z(datetime.now(UTC)),
                         parameters,
                         len(scan.observations),
                         len(scan.failures),
@@ -385,9 +174,52 @@ class HistoryStore:
                             conn, run_id, finding, scan.finished_at
                         )
                     self._insert_finding(conn, run_id, endpoint_id, finding)
+                if retention is not None:
+                    pruned = prune_runs(conn, self._run_times(conn), retention, now or datetime.now(UTC))
         except sqlite3.DatabaseError as exc:
             raise CamscanError(f"could not record the run in {self.path}: {exc}") from None
+        if retention is not None:
+            self.last_prune = pruned
         return run_id
+
+    @staticmethod
+    def _run_times(conn: sqlite3.Connection) -> list[tuple[int, datetime]]:
+        return [(row[0], parse_iso(row[1])) for row in conn.execute("SELECT id, finished_at FROM runs")]
+
+    # --- retention -----------------------------------------------------------------------------
+
+    def prune(self, retention: Retention, *, now: datetime | None = None) -> PruneResult:
+        """Prune the runs beyond `retention` now, in one transaction (`camscan history --prune`)."""
+        try:
+            with self._transaction() as conn:
+                return prune_runs(conn, self._run_times(conn), retention, now or datetime.now(UTC))
+        except sqlite3.DatabaseError as exc:
+            raise CamscanError(f"could not prune {self.path}: {exc}") from None
+
+    def compact(self) -> Compaction:
+        """VACUUM when enough of the file is free pages and no other connection uses it."""
+        try:
+            return compact_if_worthwhile(self._conn)
+        except sqlite3.DatabaseError as exc:
+            raise CamscanError(f"could not compact {self.path}: {exc}") from None
+
+    def pruned_run(self, run_id: int) -> PrunedRun | None:
+        row = self._conn.execute(
+            "SELECT id, finished_at, pruned_at, reason FROM pruned_runs WHERE id = ?", (run_id,)
+        ).fetchone()
+        return PrunedRun(*row) if row else None
+
+    def pruned_before(self, run_id: int) -> PrunedRun | None:
+        """The newest pruned run older than `run_id` (why a run has no predecessor left)."""
+        row = self._conn.execute(
+            "SELECT id, finished_at, pruned_at, reason FROM pruned_runs WHERE id < ? "
+            "ORDER BY id DESC LIMIT 1",
+            (run_id,),
+        ).fetchone()
+        return PrunedRun(*row) if row else None
+
+    def pruned_count(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM pruned_runs").fetchone()[0])
 
     @staticmethod
     def _insert_observation(conn: sqlite3.Connection, run_id: int, obs: Observation) -> int:
@@ -403,7 +235,7 @@ class HistoryStore:
                 obs.endpoint.port,
                 obs.endpoint.server_name or "",
                 STATUS_OK,
-                _iso(obs.observed_at),
+                iso_z(obs.observed_at),
                 obs.tls_version,
                 obs.leaf_sha256 if obs.chain_der else None,
                 spki,
@@ -431,7 +263,7 @@ class HistoryStore:
                 failure.endpoint.server_name or "",
                 failure.kind.value,
                 failure.detail,
-                _iso(failure.observed_at),
+                iso_z(failure.observed_at),
             ),
         )
         assert cursor.lastrowid is not None
@@ -447,7 +279,7 @@ class HistoryStore:
                 finding.endpoint.address,
                 finding.endpoint.port,
                 finding.endpoint.server_name or "",
-                _iso(when),
+                iso_z(when),
             ),
         )
         assert cursor.lastrowid is not None
@@ -475,9 +307,9 @@ class HistoryStore:
     def _run_from_row(row: Sequence[Any]) -> RunRecord:
         return RunRecord(
             id=row[0],
-            started_at=_parse_iso(row[1]),
-            finished_at=_parse_iso(row[2]),
-            as_of=_parse_iso(row[3]),
+            started_at=parse_iso(row[1]),
+            finished_at=parse_iso(row[2]),
+            as_of=parse_iso(row[3]),
             parameters=json.loads(row[4]),
             observations=row[5],
             failures=row[6],
@@ -506,6 +338,12 @@ class HistoryStore:
             (run_id,),
         ).fetchone()
         if row is None:
+            pruned = self.pruned_run(run_id)
+            if pruned is not None:
+                raise UsageError(
+                    f"run {run_id} was pruned ({pruned.reason}) on {pruned.pruned_at[:10]}; "
+                    "it ran " + pruned.finished_at + " (see `camscan history` for the runs kept)"
+                )
             raise UsageError(f"no run {run_id} in {self.path} (see `camscan history`)")
         return self._run_from_row(row)
 
@@ -526,7 +364,7 @@ class HistoryStore:
                 endpoint=Endpoint(row[1], row[2], row[3] or None),
                 status=row[4],
                 detail=row[5],
-                observed_at=_parse_iso(row[6]),
+                observed_at=parse_iso(row[6]),
                 tls_version=row[7],
                 leaf_sha256=row[8],
                 spki_sha256=row[9],
@@ -566,12 +404,12 @@ class HistoryStore:
         params: tuple[str, ...] = ()
         if since is not None:
             sql += " AND observed_at >= ?"
-            params = (_iso(since),)
+            params = (iso_z(since),)
         sql += " GROUP BY address, port, server_name, leaf_sha256, spki_sha256, mac, serial"
         facts = [
             HistoryFact(
                 endpoint=Endpoint(row[0], row[1], row[2] or None),
-                seen_at=_parse_iso(row[3]),
+                seen_at=parse_iso(row[3]),
                 leaf_sha256=row[4],
                 spki_sha256=row[5] or "",
                 mac=row[6],

@@ -23,7 +23,7 @@ from camscan import __version__
 from camscan.config import EmailConfig, WebhookConfig
 from camscan.model import SCHEMA_VERSION
 from camscan.reports.diff import RunDiff, render_text
-from camscan.reports.history import RunRecord
+from camscan.reports.history_records import RunRecord
 from camscan.termtext import sanitize
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})

@@ -1,5 +1,5 @@
 """The report options every judging command shares: --html, --jsonl, --csv, --junit,
---prometheus and --fail-on, and the functions that honour them.
+--prometheus, --sarif and --fail-on, and the functions that honour them.
 
 Usage from a command (scan, audit, demo):
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 # Only argparse-level imports up here: `camscan --help` calls add_arguments(); the model, the
 # renderers and the file writing are imported by the functions that use them.
 
-FORMATS: tuple[str, ...] = ("html", "jsonl", "csv", "junit", "prometheus")
+FORMATS: tuple[str, ...] = ("html", "jsonl", "csv", "junit", "prometheus", "sarif")
 FAIL_ON_CHOICES: tuple[str, ...] = ("error", "warning", "notice", "none")
 
 # Where jsonl_callback leaves its stream for write_reports to finish (on the args namespace,
@@ -82,6 +82,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--prometheus", metavar="FILE",
         help="Prometheus text for node_exporter's textfile collector (name it *.prom)",
+    )
+    group.add_argument(
+        "--sarif", metavar="FILE",
+        help="SARIF 2.1.0 for code-scanning dashboards: a result per finding, the rules with "
+        "their help",
     )
     group.add_argument(
         "--fail-on", metavar="SEVERITY", choices=FAIL_ON_CHOICES, default="none",
@@ -193,6 +198,10 @@ def write_reports(audit: AuditResult, args: argparse.Namespace,
         from camscan.reports.prometheus_report import render_prometheus
 
         renderers["prometheus"] = lambda: render_prometheus(audit)
+    if "sarif" in targets:
+        from camscan.reports.sarif_report import render_sarif
+
+        renderers["sarif"] = lambda: render_sarif(audit)
 
     if "jsonl" in targets:
         stream: Any = getattr(args, _STREAM_ATTR, None)

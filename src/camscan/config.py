@@ -21,8 +21,12 @@ from camscan.errors import UsageError
 from camscan.rules.options import TRUST_MODES
 
 SEVERITIES = ("notice", "warning", "error")
-OUTPUT_KINDS = ("json", "jsonl", "html", "csv", "junit", "prometheus")
+OUTPUT_KINDS = ("json", "jsonl", "html", "csv", "junit", "prometheus", "sarif")
 DEFAULT_HISTORY_NAME = "camscan-history.sqlite"
+# History retention: a year and a month of nightly runs (so last year's audit can still be
+# compared), and at most 1000 runs, which caps an hourly schedule at about six weeks.
+DEFAULT_KEEP_RUNS = 1000
+DEFAULT_KEEP_DAYS = 400
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,8 @@ class AuditConfig:
     outputs: Mapping[str, Path | str] = field(default_factory=dict)  # "-" stays a str (stdout)
     history_path: Path = Path(DEFAULT_HISTORY_NAME)
     lock_path: Path = Path(DEFAULT_HISTORY_NAME + ".lock")
+    keep_runs: int = DEFAULT_KEEP_RUNS  # 0: no limit by count
+    keep_days: int = DEFAULT_KEEP_DAYS  # 0: no limit by age
     webhook: WebhookConfig | None = None
     email: EmailConfig | None = None
     report: ReportSection = field(default_factory=lambda: ReportSection())
@@ -294,7 +300,7 @@ _SCAN = (
 )
 _TRUST = ("mode", "ca_bundles", "intermediates", "offline")
 _THRESHOLDS = ("expiry_warn_days", "fail_on")
-_HISTORY = ("path",)
+_HISTORY = ("path", "keep_runs", "keep_days")
 _LOCK = ("path",)
 _NOTIFY = ("webhook", "email")
 _WEBHOOK = ("url", "timeout", "retries", "backoff", "headers")
@@ -524,7 +530,13 @@ def parse_config(data: Mapping[str, Any], path: Path) -> AuditConfig:
 
     hist_table = top.table_of("history")
     _check_keys(where, "[history]", hist_table, _HISTORY)
-    history_path = _Reader(where, "[history]", hist_table, base).path("path") or base / DEFAULT_HISTORY_NAME
+    hist = _Reader(where, "[history]", hist_table, base)
+    history_path = hist.path("path") or base / DEFAULT_HISTORY_NAME
+    keep_runs = hist.integer("keep_runs", DEFAULT_KEEP_RUNS, minimum=0, maximum=10_000_000)
+    if keep_runs == 1:
+        # The newest run and the one before it are always kept: each audit is diffed against it.
+        raise where.fail(hist.key("keep_runs"), "1 is too few (0 for no limit, or at least 2)")
+    keep_days = hist.integer("keep_days", DEFAULT_KEEP_DAYS, minimum=0, maximum=36_500)
     lock_table = top.table_of("lock")
     _check_keys(where, "[lock]", lock_table, _LOCK)
     lock_path = _Reader(where, "[lock]", lock_table, base).path("path") or Path(f"{history_path}.lock")
@@ -553,6 +565,8 @@ def parse_config(data: Mapping[str, Any], path: Path) -> AuditConfig:
         outputs=outputs,
         history_path=history_path,
         lock_path=lock_path,
+        keep_runs=DEFAULT_KEEP_RUNS if keep_runs is None else keep_runs,
+        keep_days=DEFAULT_KEEP_DAYS if keep_days is None else keep_days,
         webhook=webhook,
         email=email,
         report=report,

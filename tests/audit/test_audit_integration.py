@@ -45,6 +45,7 @@ prometheus = "out/camscan.prom"
 jsonl = "out/stream.jsonl"
 csv = "out/findings.csv"
 junit = "out/junit.xml"
+sarif = "out/camscan.sarif"
 """
     if hook is not None:
         text += f'\n[notify.webhook]\nurl = "{hook.url}"\ntimeout = 5.0\nretries = 2\nbackoff = 0.1\n'
@@ -86,6 +87,7 @@ def test_device_moves_without_reboot(
     assert len(report["endpoints"]) == 2
     assert (tmp_path / "out" / "report.html").read_text().startswith("<!DOCTYPE html>")
     assert "camscan" in (tmp_path / "out" / "camscan.prom").read_text()
+    assert json.loads((tmp_path / "out" / "camscan.sarif").read_text())["version"] == "2.1.0"
     lines = (tmp_path / "out" / "stream.jsonl").read_text().splitlines()
     assert len([json.loads(line) for line in lines]) >= 2
     assert (tmp_path / "out" / "findings.csv").exists()

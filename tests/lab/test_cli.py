@@ -114,7 +114,7 @@ def test_camscan_demo(tmp_path: Path) -> None:
     assert len(document["endpoints"]) == 45
     rule_ids = {f["rule_id"] for e in document["endpoints"] for f in e["findings"]}
     assert {"CS101", "CS120", "CS201", "CS301", "CS302", "CS402"} <= rule_ids
-    for name in ("report.html", "findings.csv", "junit.xml", "camscan.prom", "site-ca.pem"):
+    for name in ("report.html", "findings.csv", "junit.xml", "camscan.prom", "camscan.sarif", "site-ca.pem"):
         assert (tmp_path / name).stat().st_size > 0, name
 
 

@@ -81,7 +81,7 @@ def test_two_stdout_reports_or_one_file_twice_are_usage_errors(
 def test_write_reports_writes_every_format(audit: AuditResult, tmp_path: Path) -> None:
     paths = {name: tmp_path / f"report.{ext}" for name, ext in
              [("html", "html"), ("jsonl", "jsonl"), ("csv", "csv"), ("junit", "xml"),
-              ("prometheus", "prom")]}
+              ("prometheus", "prom"), ("sarif", "sarif")]}
     args = _parse([arg for name, path in paths.items() for arg in (f"--{name}", str(path))])
     written = options.write_reports(audit, args)
     assert sorted(written) == sorted(str(p) for p in paths.values())
@@ -91,6 +91,7 @@ def test_write_reports_writes_every_format(audit: AuditResult, tmp_path: Path) -
     assert "<testsuites" in paths["junit"].read_text()
     families = {f.name for f in text_string_to_metric_families(paths["prometheus"].read_text())}
     assert "camscan_certificate_not_after_timestamp_seconds" in families
+    assert json.loads(paths["sarif"].read_text())["version"] == "2.1.0"
     for path in paths.values():
         assert os.stat(path).st_mode & 0o777 == 0o644
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths.values())

@@ -1,8 +1,9 @@
 """`camscan audit --config camscan.toml`: the scheduled audit.
 
 lock -> open history (fails fast on a corrupt database, before any scanning) -> scan -> judge
-(with the history, so CS404 sees devices that moved) -> record the run (one transaction) ->
-diff against the previous run -> notify if something changed -> write the reports.
+(with the history, so CS404 sees devices that moved) -> record the run and prune the runs beyond
+[history] keep_runs / keep_days (one transaction) -> diff against the previous run -> compact the
+database when worthwhile -> notify if something changed -> write the reports.
 
 Notifications go out before the reports are written: a full disk for the HTML report must not
 swallow the one message that says a certificate changed.
@@ -75,6 +76,7 @@ def _print_check(cfg: AuditConfig) -> None:
     if cfg.scan.exclude:
         print(f"  exclude:  {', '.join(cfg.scan.exclude)}")
     print(f"  history:  {cfg.history_path}")
+    print(f"  keep:     {cfg.keep_runs or 'unlimited'} runs, {cfg.keep_days or 'unlimited'} days")
     print(f"  lock:     {cfg.lock_path}")
     for kind, target in cfg.outputs.items():
         print(f"  {kind + ':':<9} {target}")
@@ -124,11 +126,11 @@ def _plan_counts(fix_plans: list[dict[str, Any]] | None) -> dict[str, int] | Non
 def run(args: argparse.Namespace) -> int:
     from camscan import runtime
     from camscan.config import load_config
-    from camscan.errors import EXIT_RUNTIME
+    from camscan.errors import EXIT_RUNTIME, CamscanError
     from camscan.lock import RunLock
     from camscan.pipeline import judge, run_scan
     from camscan.reports.diff import diff_runs, render_text
-    from camscan.reports.history import HistoryStore, RunSnapshot
+    from camscan.reports.history import HistoryStore, Retention, RunSnapshot
     from camscan.reports.notify import Notification, notify
     from camscan.scanner.options import sweep_from_config
 
@@ -156,11 +158,21 @@ def run(args: argparse.Namespace) -> int:
             except BaseException:
                 report_options.abort_stream(namespace)
                 raise
-            run_id = store.record_run(audit)
+            retention = Retention(keep_runs=cfg.keep_runs, keep_days=cfg.keep_days)
+            run_id = store.record_run(audit, retention=retention)
             previous = store.previous_run_id(run_id)
             old = store.snapshot(previous) if previous is not None else RunSnapshot(run=None)
             diff = diff_runs(old, store.snapshot(run_id))
             run_record = store.run(run_id)
+            pruned = store.last_prune
+            # Only after a prune freed pages; never blocks (skipped while anyone reads the file).
+            # The run is recorded by now: a compaction that fails must not stop the notification.
+            compaction = None
+            if pruned is not None and pruned.pruned:
+                try:
+                    compaction = store.compact()
+                except CamscanError as exc:
+                    print(f"camscan: history not compacted: {exc}", file=sys.stderr)
 
         fix_plans = _plan(cfg, audit)
         errors: list[str] = []
@@ -184,6 +196,10 @@ def run(args: argparse.Namespace) -> int:
         if counts is not None:
             print(f"fix plan: {_count(counts['devices'], 'device')} to fix, {counts['automatic']} with "
                   "automatic steps (dry run: the audit changes nothing)", file=out)
+        if pruned is not None and pruned.pruned:
+            print(f"history: {pruned.summary()} [{retention.describe()}]", file=out)
+        if compaction is not None and compaction.compacted:
+            print(f"history: {compaction.summary()}", file=out)
         for path in written:
             if path != "-":
                 print(f"wrote {path}", file=out)

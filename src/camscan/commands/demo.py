@@ -28,7 +28,7 @@ examples:
 
 # Report file names the demo fills in for each format the reports area provides.
 DEFAULT_REPORTS = {"html": "report.html", "csv": "findings.csv", "junit": "junit.xml",
-                   "prometheus": "camscan.prom", "jsonl": "report.jsonl"}
+                   "prometheus": "camscan.prom", "jsonl": "report.jsonl", "sarif": "camscan.sarif"}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -16,7 +16,8 @@ examples:
   camscan diff --config /etc/camscan/camscan.toml
   camscan diff --db history.sqlite 12 15 --json
 
-exit codes: 0 (whether or not anything changed), 2 unknown run id, 3 unreadable database."""
+exit codes: 0 (whether or not anything changed), 2 unknown or pruned run id, 3 unreadable
+database."""
 
 
 def _run_id(text: str) -> int:
@@ -52,6 +53,12 @@ def run(args: argparse.Namespace) -> int:
             store.run(new_id)
             previous = store.previous_run_id(new_id)
             if previous is None:
+                gone = store.pruned_before(new_id)
+                if gone is not None:
+                    raise UsageError(
+                        f"run {new_id} is the oldest run kept: run {gone.id} before it was pruned "
+                        f"({gone.reason})"
+                    )
                 raise UsageError(f"run {new_id} is the first run: nothing before it to compare with")
             old_id = previous
         else:
