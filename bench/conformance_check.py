@@ -58,6 +58,9 @@ def main() -> None:
     counts = summary(outcomes)
     figures = ", ".join(f"{k} {agree}/{total}" for k, (agree, total) in counts.items())
     print(f"conformance: {figures}")
+    webpki = summary([judge(g, c, check_case(c, profile="webpki"), "webpki") for g, c in cases])
+    print("conformance under --profile webpki: "
+          + ", ".join(f"{k} {agree}/{total}" for k, (agree, total) in webpki.items()))
     median = statistics.median(per_round)
     print(f"in-process: {len(cases)} cases, median of {args.rounds} rounds {median:.3f} s "
           f"= {1000 * median / len(cases):.2f} ms per case (first round {per_round[0]:.3f} s)")

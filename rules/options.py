@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 # cryptography and `camscan --help` builds these choices (a test checks the two agree).
 PUBLIC = "public"
 TRUST_MODES: tuple[str, ...] = (PUBLIC, "site")
+# camscan.rules.registry.PROFILES, likewise spelled out for `--help` (a test checks they agree).
+PROFILES: tuple[str, ...] = ("device", "webpki")
 DEFAULT_EXPIRY_WARN_DAYS = 30
 _RELATIVE = re.compile(r"^\+(\d{1,5})([dh])$")
 
@@ -52,6 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--as-of", metavar="DATETIME",
         help="audit clock: ISO-8601 (naive = UTC), or +Nd / +Nh from now to forecast "
         "(default: now)",
+    )
+    group.add_argument(
+        "--profile", choices=PROFILES, default="device",
+        help="device: the camera profile (default); webpki: also the CA/Browser Forum Baseline "
+        "Requirements checks (CS6xx) for servers with publicly trusted certificates (VMS, seed 003)",
     )
     group.add_argument(
         "--expiry-warn", metavar="DAYS", type=_days, default=DEFAULT_EXPIRY_WARN_DAYS,
@@ -116,4 +123,5 @@ def context_from_args(
         expiry_warn_days=getattr(args, "expiry_warn", DEFAULT_EXPIRY_WARN_DAYS),
         trust=trust_from_args(args),
         history=tuple(history),
+        profile=getattr(args, "profile", None) or "device",
     )

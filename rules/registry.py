@@ -42,6 +42,12 @@ RULE_MODULES: tuple[str, ...] = (
     "cs403_vendor_default",
     "cs404_stale_after_ip_change",
     "cs501_key_mismatch",
+    "cs601_cn_not_in_san",
+    "cs602_key_identifiers",
+    "cs603_eku_profile",
+    "cs604_wildcard_public_suffix",
+    "cs605_forbidden_key_type",
+    "cs606_invalid_dns_san",
 )
 
 INTERNAL_ERROR_RULE_ID = "CS000"
@@ -106,6 +112,14 @@ def all_rules() -> tuple[Rule, ...]:
     return tuple(sorted(rules, key=lambda r: r.id))
 
 
+PROFILES: tuple[str, ...] = ("device", "webpki")
+
+
+def rules_for(profile: str) -> tuple[Rule, ...]:
+    """The rules a profile judges with: the device rules, plus the profile's own."""
+    return tuple(r for r in all_rules() if r.profile is None or r.profile == profile)
+
+
 def get_rule(rule_id: str) -> Rule | None:
     wanted = rule_id.strip().upper()
     return next((r for r in all_rules() if r.id == wanted), None)
@@ -152,7 +166,7 @@ def evaluate(
     rules: Iterable[Rule] | None = None,
 ) -> list[Finding]:
     """Run every applicable rule on every observation; return all findings, deterministically sorted."""
-    selected = tuple(rules) if rules is not None else all_rules()
+    selected = tuple(rules) if rules is not None else rules_for(ctx.profile)
     findings: list[Finding] = []
     for rule in selected:
         if rule.check is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cryptography import x509
@@ -81,6 +81,9 @@ class ChainVerdict:
     policy_failures: tuple[PolicyFailure, ...] = ()
     policy_checked: bool = True
     public_status: str | None = None  # with --trust site: the Mozilla verdict, as information
+    # The certificates of `path` (anchor included when anchored), for profile rules that judge
+    # every certificate of the path a client builds, roots included (CA/B Forum BR 7.1.2).
+    path_certs: tuple[x509.Certificate, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def trusted(self) -> bool:
@@ -256,6 +259,7 @@ def _compute(
         problems=tuple(problems),
         policy_failures=tuple(policy_failures),
         policy_checked=policy_checked,
+        path_certs=tuple(c.cert for c in search.path),
     )
 
 

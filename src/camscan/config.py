@@ -60,6 +60,7 @@ class TrustSection:
 class Thresholds:
     expiry_warn_days: int | None = None
     fail_on: str | None = None
+    profile: str | None = None  # "device" (default) or "webpki"
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,8 @@ class AuditConfig:
             argv.append("--offline")
         if self.thresholds.expiry_warn_days is not None:
             argv += ["--expiry-warn", str(self.thresholds.expiry_warn_days)]
+        if self.thresholds.profile is not None:
+            argv += ["--profile", self.thresholds.profile]
         return argv
 
     def reports_argv(self) -> list[str]:
@@ -299,7 +302,7 @@ _SCAN = (
     "ws_discovery_timeout",
 )
 _TRUST = ("mode", "ca_bundles", "intermediates", "offline")
-_THRESHOLDS = ("expiry_warn_days", "fail_on")
+_THRESHOLDS = ("expiry_warn_days", "fail_on", "profile")
 _HISTORY = ("path", "keep_runs", "keep_days")
 _LOCK = ("path",)
 _NOTIFY = ("webhook", "email")
@@ -524,6 +527,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> AuditConfig:
     thresholds = Thresholds(
         expiry_warn_days=th.integer("expiry_warn_days", None, minimum=0, maximum=3650),
         fail_on=th.string("fail_on", choices=(*SEVERITIES, "none")),
+        profile=th.string("profile", choices=("device", "webpki")),
     )
 
     outputs = _outputs_section(where, data, base)

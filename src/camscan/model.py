@@ -199,6 +199,7 @@ class AuditContext:
     clock_skew_warn_seconds: int = 300
     trust: Any = None  # camscan.rules.trust.TrustConfig, opaque to the model
     history: Sequence[HistoryFact] = ()
+    profile: str = "device"  # "webpki" adds the CA/B Forum BR rules (CS6xx)
     # Per-run cache the rules share (e.g. one chain verdict per observation).
     cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -220,6 +221,9 @@ class Rule:
     doc: str
     check: ObservationCheck | None = None
     check_fleet: FleetCheck | None = None
+    # None: the device profile, always judged. "webpki": only under `--profile webpki`
+    # (CA/Browser Forum Baseline Requirements checks the device profile leaves out).
+    profile: str | None = None
 
     def __post_init__(self) -> None:
         if (self.check is None) == (self.check_fleet is None):

@@ -201,3 +201,10 @@ def test_smtp_password_from_env_or_file(tmp_path: Path, monkeypatch: pytest.Monk
         from_env.email.password()
     monkeypatch.setenv("CAMSCAN_TEST_SMTP", "from-env")
     assert from_env.email.password() == "from-env"
+
+
+def test_thresholds_profile_selects_the_rule_profile(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[scan]\ntargets = ["127.0.0.1"]\n\n[thresholds]\nprofile = "webpki"\n')
+    assert load_config(path).rules_argv()[-2:] == ["--profile", "webpki"]
+    assert "'strict' is not one of device, webpki" in _error(
+        tmp_path, '[scan]\ntargets = ["127.0.0.1"]\n\n[thresholds]\nprofile = "strict"\n')

@@ -13,11 +13,15 @@ EPILOG = "Run `camscan explain ID` for one rule's full documentation."
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from camscan.rules.options import PROFILES
+
     parser.add_argument("--json", action="store_true", help="print the rules as a JSON array")
+    parser.add_argument("--profile", choices=PROFILES, default="device",
+                        help="the rules a profile judges with (webpki adds the CS6xx BR checks)")
 
 
-def rule_entries() -> list[dict[str, str]]:
-    from camscan.rules.registry import all_rules
+def rule_entries(profile: str = "device") -> list[dict[str, str]]:
+    from camscan.rules.registry import rules_for
 
     return [
         {
@@ -28,13 +32,14 @@ def rule_entries() -> list[dict[str, str]]:
             "rationale": r.rationale,
             "remediation": r.remediation,
             "scope": "fleet" if r.check_fleet is not None else "endpoint",
+            "profile": r.profile or "device",
         }
-        for r in all_rules()
+        for r in rules_for(profile)
     ]
 
 
 def run(args: argparse.Namespace) -> int:
-    entries = rule_entries()
+    entries = rule_entries(args.profile)
     if args.json:
         sys.stdout.write(json.dumps(entries, indent=2) + "\n")
         return 0

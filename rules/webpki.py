@@ -1,0 +1,40 @@
+"""Shared by the WebPKI profile rules (CS6xx): the certificates a client's path holds.
+
+The Baseline Requirements speak of every certificate of the path (root, intermediates, leaf),
+so these rules judge the path the trust verdict built, the root included when one was found,
+and fall back to the presented chain when no path was built.
+"""
+
+from __future__ import annotations
+
+from cryptography import x509
+
+from camscan.model import AuditContext, Observation
+from camscan.rules.profile_helpers import presented
+from camscan.rules.trust import chain_verdict
+
+WEBPKI = "webpki"
+BR = "CA/Browser Forum Baseline Requirements 2.1"
+
+
+def path_certificates(obs: Observation, ctx: AuditContext) -> tuple[x509.Certificate, ...]:
+    verdict = chain_verdict(obs, ctx)
+    return verdict.path_certs or presented(obs)
+
+
+def role(index: int, cert: x509.Certificate, length: int) -> str:
+    """ "leaf", "intermediate" or "root" (the last certificate when it is self-issued)."""
+    if index == 0:
+        return "leaf"
+    if index == length - 1 and cert.issuer == cert.subject:
+        return "root"
+    return "intermediate"
+
+
+def extension(
+    cert: x509.Certificate, kind: type[x509.ExtensionType]
+) -> x509.Extension[x509.ExtensionType] | None:
+    try:
+        return cert.extensions.get_extension_for_class(kind)
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
+        return None
