@@ -13,13 +13,20 @@ import ipaddress
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cryptography import x509
 
 SCHEMA_VERSION = "1.1"  # 1.1: parameters.shard, rules_fingerprint and judging_fingerprint
+
+
+@lru_cache(maxsize=4096)
+def _parsed_address(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    # Reports and rules sort and compare the same endpoints many times over; bounded, so a
+    # sweep of a /16 of failures does not keep an address object per endpoint.
+    return ipaddress.ip_address(address)
 
 
 class Severity(enum.StrEnum):
@@ -37,7 +44,7 @@ class Severity(enum.StrEnum):
         return self.rank >= other.rank
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Endpoint:
     """One TCP endpoint to probe. `server_name` is the SNI / name to match (None for IP targets)."""
 
@@ -45,13 +52,12 @@ class Endpoint:
     port: int
     server_name: str | None = None
 
-    # Cached: reports and rules sort and compare endpoints many times over (a frozen dataclass
-    # keeps cached_property's value in __dict__, outside its fields, eq and hash).
-    @cached_property
+    # Slots, not a __dict__: a /16 sweep keeps 65,536 of these (one per failure record).
+    @property
     def ip(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-        return ipaddress.ip_address(self.address)
+        return _parsed_address(self.address)
 
-    @cached_property
+    @property
     def sort_key(self) -> tuple[int, int, int, str]:
         ip = self.ip
         return (ip.version, int(ip), self.port, self.server_name or "")
@@ -81,7 +87,7 @@ class ProbeStage(enum.StrEnum):
     HANDSHAKE = "handshake"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a /16 of failures keeps 65,536 of these
 class ProbeFailure:
     endpoint: Endpoint
     stage: ProbeStage

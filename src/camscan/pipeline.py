@@ -7,6 +7,7 @@ the rule registry. Commands add I/O around these.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable
 
 from camscan.model import (
@@ -31,8 +32,17 @@ def sort_observations(observations: Iterable[Observation]) -> tuple[Observation,
 
 
 def sort_failures(failures: Iterable[ProbeFailure]) -> tuple[ProbeFailure, ...]:
-    # One flat key per failure (not a tuple holding a tuple): a /16 holds 65,534 of them at once.
-    return tuple(sorted(failures, key=lambda f: (*endpoint_order(f.endpoint), f.stage.value, f.kind.value)))
+    # A /16 holds 65,534 of them at once, and sorted() keeps every key alive until it is done:
+    # one integer per failure (version, address and port packed) instead of a tuple; the rare
+    # ties (one address and port under several host names or stages) are ordered after.
+    def packed(failure: ProbeFailure) -> int:
+        version, value, port, _ = endpoint_order(failure.endpoint)
+        return ((version << 128) | value) << 16 | port
+
+    ordered = sorted(failures, key=packed)
+    if any(packed(a) == packed(b) for a, b in itertools.pairwise(ordered)):
+        ordered.sort(key=lambda f: (*endpoint_order(f.endpoint), f.stage.value, f.kind.value))
+    return tuple(ordered)
 
 
 async def run_scan(
