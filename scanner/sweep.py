@@ -226,38 +226,47 @@ async def sweep(
         await hosts.acquire(address)
         try:
             await pacer.wait()
-            result = await probe(endpoint, settings)
-            if isinstance(result, Observation):
-                # The connection stood before probe() returned: a neighbour-table read from
-                # now on holds the host's MAC if it is on the local segment.
-                connected = trio.current_time()
-                observed = result
-                found: dict[str, Any] = {}
-
-                async def identify() -> None:
-                    found["identity"] = await identities.identity(observed, connected)
-
-                async def legacy_probe() -> None:
-                    found["legacy_versions"] = await _legacy(endpoint)
-
-                # A device answers WS-Discovery after a random delay of up to 500 ms (the spec's
-                # APP_MAX_DELAY): wait for it while the legacy hello is on the wire, not after.
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(identify)
-                    if options.legacy_probe:
-                        nursery.start_soon(legacy_probe)
-                result = dataclasses.replace(result, **found)
-            return result
+            return await probe(endpoint, settings)
         finally:
             hosts.release(address)
 
     async def _legacy(endpoint: Endpoint) -> tuple[str, ...] | None:
         from camscan.scanner import legacy
 
-        await pacer.wait()
-        return await legacy.probe_legacy(
-            endpoint, connect_timeout=options.connect_timeout, timeout=options.legacy_timeout
-        )
+        await hosts.acquire(endpoint.address)
+        try:
+            await pacer.wait()
+            return await legacy.probe_legacy(
+                endpoint, connect_timeout=options.connect_timeout, timeout=options.legacy_timeout
+            )
+        finally:
+            hosts.release(endpoint.address)
+
+    # Identity (WS-Discovery waits up to 500 ms for a device's answer, the spec's APP_MAX_DELAY)
+    # and the legacy hello run after the certificate connection, off the worker: the worker
+    # takes the next endpoint at once. At most `concurrency` follow-ups are in flight.
+    follow_up_slots = trio.CapacityLimiter(options.concurrency)
+    follow_up_nursery: list[trio.Nursery] = []
+
+    async def follow_up(observed: Observation, connected: float, slot: object) -> None:
+        found: dict[str, Any] = {}
+        try:
+
+            async def identify() -> None:
+                found["identity"] = await identities.identity(observed, connected)
+
+            async def legacy_probe() -> None:
+                found["legacy_versions"] = await _legacy(observed.endpoint)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(identify)
+                if options.legacy_probe:
+                    nursery.start_soon(legacy_probe)
+        except Exception:
+            found.clear()  # a bug in a follow-up must not lose the certificate it follows
+        finally:
+            follow_up_slots.release_on_behalf_of(slot)
+        record(dataclasses.replace(observed, **found))
 
     async def run_one(endpoint: Endpoint) -> None:
         try:
@@ -268,6 +277,14 @@ async def sweep(
                 endpoint, ProbeStage.CONNECT, FailureKind.ERROR,
                 f"internal error: {type(exc).__name__}: {exc}"[:300], _now(),
             )
+        if isinstance(result, Observation):
+            # The connection stood before probe() returned: a neighbour-table read from now on
+            # holds the host's MAC if it is on the local segment.
+            connected = trio.current_time()
+            slot = object()
+            await follow_up_slots.acquire_on_behalf_of(slot)
+            follow_up_nursery[0].start_soon(follow_up, result, connected, slot)
+            return
         record(result)
 
     async def worker(receive: trio.MemoryReceiveChannel[Endpoint]) -> None:
@@ -299,6 +316,7 @@ async def sweep(
     # materialised as 65,536 pending tasks.
     send_channel, receive_channel = trio.open_memory_channel[Endpoint](options.concurrency)
     async with trio.open_nursery() as nursery:
+        follow_up_nursery.append(nursery)
         nursery.start_soon(producer, send_channel)
         async with receive_channel:
             for _ in range(options.concurrency):
