@@ -5,7 +5,8 @@ Needs root and iproute2. Builds a network namespace of its own with a veth pair,
 198.19.0.0/24 (RFC 2544's benchmark range, only inside that namespace) through a next hop whose
 permanent neighbour entry names a MAC nobody has: the SYNs leave at once and the far end of the
 veth drops them (a frame for another MAC, no forwarding), as a firewall that drops would. Then
-it times `camscan 198.19.0.0/24` inside the namespace and deletes the namespace. Nothing outside the namespace is configured or contacted.
+it times `camscan 198.19.0.0/24` inside the namespace and deletes the namespace. Nothing outside
+the namespace is configured or contacted.
 
     sudo .venv/bin/python bench/filtered_bench.py --connect-timeout 3
 """
