@@ -22,12 +22,11 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
-from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
 from camscan.rules.profile_helpers import presented
-from camscan.rules.webpki import BR, WEBPKI, extension
+from camscan.rules.webpki import BR, WEBPKI, leaf_san
 
 
 def _ip_spelling(text: str) -> str | None:
@@ -46,9 +45,7 @@ def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:
     cns = [str(a.value) for a in leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
     if not cns:
         return
-    san = extension(leaf, x509.SubjectAlternativeName)
-    dns: list[str] = san.value.get_values_for_type(x509.DNSName) if san else []  # type: ignore[attr-defined]
-    ips = [str(ip) for ip in san.value.get_values_for_type(x509.IPAddress)] if san else []  # type: ignore[attr-defined]
+    dns, ips = leaf_san(obs)
     for cn in cns:
         if cn in dns or cn in ips:
             continue

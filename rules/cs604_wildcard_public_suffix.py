@@ -19,11 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import cache
 
-from cryptography import x509
-
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
-from camscan.rules.profile_helpers import presented
-from camscan.rules.webpki import BR, WEBPKI, extension
+from camscan.rules.webpki import BR, WEBPKI, leaf_san
 
 
 @cache
@@ -39,11 +36,7 @@ def is_public_suffix(name: str) -> bool:
 
 
 def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:
-    chain = presented(obs)
-    if not chain:
-        return
-    san = extension(chain[0], x509.SubjectAlternativeName)
-    names: list[str] = san.value.get_values_for_type(x509.DNSName) if san else []  # type: ignore[attr-defined]
+    names, _ = leaf_san(obs)
     bad = [n for n in names if n.startswith("*.") and is_public_suffix(n[2:])]
     if bad:
         yield Violation(f"wildcard over a public suffix: {', '.join(bad)}", {"wildcards": bad})

@@ -19,11 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from cryptography import x509
-
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
-from camscan.rules.profile_helpers import presented
-from camscan.rules.webpki import BR, WEBPKI, extension
+from camscan.rules.webpki import BR, WEBPKI, leaf_san
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
@@ -36,11 +33,7 @@ def valid(name: str) -> bool:
 
 
 def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:
-    chain = presented(obs)
-    if not chain:
-        return
-    san = extension(chain[0], x509.SubjectAlternativeName)
-    names: list[str] = san.value.get_values_for_type(x509.DNSName) if san else []  # type: ignore[attr-defined]
+    names, _ = leaf_san(obs)
     bad = [n for n in names if not valid(n)]
     if bad:
         yield Violation(f"dNSName not in preferred name syntax: {', '.join(bad)}", {"invalid_dns_names": bad})

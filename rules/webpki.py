@@ -22,6 +22,18 @@ def path_certificates(obs: Observation, ctx: AuditContext) -> tuple[x509.Certifi
     return verdict.path_certs or presented(obs)
 
 
+def leaf_san(obs: Observation) -> tuple[list[str], list[str]]:
+    """The leaf's dNSName and iPAddress SAN values (empty when it sent nothing or has no SAN)."""
+    chain = presented(obs)
+    san = extension(chain[0], x509.SubjectAlternativeName) if chain else None
+    if san is None:
+        return [], []
+    value: x509.SubjectAlternativeName = san.value  # type: ignore[assignment]
+    return value.get_values_for_type(x509.DNSName), [
+        str(ip) for ip in value.get_values_for_type(x509.IPAddress)
+    ]
+
+
 def role(index: int, cert: x509.Certificate, length: int) -> str:
     """ "leaf", "intermediate" or "root" (the last certificate when it is self-issued)."""
     if index == 0:
