@@ -1,0 +1,129 @@
+"""Reading one TOML table of camscan.toml: typed values, and errors naming the file and key."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from camscan.errors import UsageError
+
+Check = Callable[[Any, str], Any]
+
+
+class Where:
+    """Formats "file: [section] key: problem" messages."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, key: str, problem: str) -> UsageError:
+        return UsageError(f"{self.path}: {key}: {problem}")
+
+
+def type_name(value: object) -> str:
+    return {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true/false",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+def check_keys(where: Where, section: str, table: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    for key in table:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(allowed)})"
+            raise where.fail(f"{section} {key}".strip(), f"unknown key{hint}")
+
+
+class Reader:
+    """Typed getters over one TOML table; every error names the file, section and key."""
+
+    def __init__(self, where: Where, section: str, table: Mapping[str, Any], base: Path) -> None:
+        self.where, self.section, self.table, self.base = where, section, table, base
+
+    def key(self, name: str) -> str:
+        return f"{self.section} {name}".strip()
+
+    def _bad(self, name: str, wanted: str, value: object) -> UsageError:
+        return self.where.fail(self.key(name), f"expected {wanted}, got {type_name(value)} {value!r}")
+
+    def has(self, name: str) -> bool:
+        return name in self.table
+
+    def string(self, name: str, default: str | None = None, *, choices: tuple[str, ...] = ()) -> str | None:
+        value = self.table.get(name, default)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise self._bad(name, "a non-empty string", value)
+        if choices and value not in choices:
+            raise self.where.fail(self.key(name), f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def required_string(self, name: str) -> str:
+        if name not in self.table:
+            raise self.where.fail(self.key(name), "missing (required)")
+        value = self.string(name)
+        assert value is not None
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.table.get(name, default)
+        if not isinstance(value, bool):
+            raise self._bad(name, "true or false", value)
+        return value
+
+    def integer(
+        self, name: str, default: int | None, *, minimum: int, maximum: int | None = None
+    ) -> int | None:
+        value = self.table.get(name, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._bad(name, "an integer", value)
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+            raise self.where.fail(self.key(name), f"{value} is out of range (must be {bound})")
+        return value
+
+    def number(self, name: str, default: float | None, *, positive: bool = True) -> float | None:
+        value = self.table.get(name, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self._bad(name, "a number", value)
+        if positive and value <= 0:
+            raise self.where.fail(self.key(name), f"{value} must be greater than 0")
+        return float(value)
+
+    def strings(self, name: str, *, required: bool = False) -> tuple[str, ...]:
+        if name not in self.table:
+            if required:
+                raise self.where.fail(self.key(name), "missing (required)")
+            return ()
+        value = self.table[name]
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self._bad(name, "a list of non-empty strings", value)
+        if required and not value:
+            raise self.where.fail(self.key(name), "must not be empty")
+        return tuple(value)
+
+    def path(self, name: str, default: Path | None = None) -> Path | None:
+        value = self.string(name)
+        if value is None:
+            return default
+        return (self.base / Path(value).expanduser()).resolve()
+
+    def table_of(self, name: str) -> Mapping[str, Any]:
+        value = self.table.get(name, {})
+        if not isinstance(value, dict):
+            raise self._bad(name, "a table", value)
+        return value
