@@ -61,7 +61,11 @@ class SignatureCache:
         found = self.results.get(key)
         if found is not None:
             return found
-        if child.issuer != parent.subject:
+        try:
+            names_differ = child.issuer != parent.subject
+        except ValueError:  # a name cryptography cannot decode: compare what the DER says
+            names_differ = issuer_der(child) != subject_der(parent)
+        if names_differ:
             result = "name"
         else:
             try:

@@ -35,7 +35,7 @@ def check_fleet(
     for sha256, group, devices in groups_by(observations, fingerprints):
         leaf = leaf_of(group[0])
         names = certinfo.subject_alt_names(leaf) if leaf is not None else {}
-        subject = leaf.subject.rfc4514_string() if leaf is not None else None
+        subject = certinfo.subject_text(leaf) if leaf is not None else None
         members = [o.endpoint for o in group]  # sorted by groups_by
         for obs in group:
             yield obs.endpoint, Violation(

@@ -134,7 +134,7 @@ def check_fleet(
                 0,
                 {
                     "basis": "built_in_ca",
-                    "issuer": leaf.issuer.rfc4514_string(),
+                    "issuer": certinfo.issuer_text(leaf),
                     "vendor": ca.vendor,
                     "pattern": ca.id,
                 },

@@ -65,8 +65,8 @@ def cert_ref(index: int, cert: x509.Certificate, cert_role: str | None = None) -
     return {
         "position": index,
         "role": cert_role or role(index, cert),
-        "subject": cert.subject.rfc4514_string(),
-        "issuer": cert.issuer.rfc4514_string(),
+        "subject": certinfo.subject_text(cert),
+        "issuer": certinfo.issuer_text(cert),
         "sha256": certinfo.cert_sha256(cert),
     }
 

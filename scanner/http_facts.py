@@ -14,6 +14,7 @@ import trio
 
 from camscan import __version__
 from camscan.model import HTTPFacts
+from camscan.termtext import decode_device_bytes
 
 DEFAULT_MAX_BYTES = 16_384
 _READ_CHUNK = 4096
@@ -34,7 +35,8 @@ def parse_http_date(value: str | None) -> dt.datetime | None:
 
 
 def _header(headers: list[tuple[bytes, bytes]], wanted: bytes) -> str | None:
-    values = [value.decode("latin-1") for name, value in headers if name == wanted]
+    # h11 hands over bytes: UTF-8 (what devices send), invalid bytes as U+FFFD, never an error.
+    values = [decode_device_bytes(value) for name, value in headers if name == wanted]
     return ", ".join(values) if values else None
 
 

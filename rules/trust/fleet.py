@@ -16,6 +16,9 @@ from camscan.rules.chains import (
 from camscan.rules.trust.anchors import FLEET_KEY, VERDICT_KEY
 from camscan.rules.vendor_pki import built_in_ca_named, says_root
 
+# An empty Name in DER (and what certinfo gives for one it cannot even find).
+_EMPTY_NAMES = (b"\x30\x00", b"")
+
 # Devices (distinct addresses) whose leaves one unsent, unfetchable issuer must sign before
 # camscan infers a per-model firmware CA from the fleet alone. Two devices with leaf-only
 # uploads from a private intermediate are plausible; three of one issuer, with no device of
@@ -72,7 +75,7 @@ def index_fleet(observations: Sequence[Observation], ctx: AuditContext) -> Fleet
             continue  # an unparseable chain is a rule's finding (CS000), not fleet context
         sent.update(subject_der(c) for c in chain)
         leaf = chain[0]
-        if is_self_issued(leaf) or not len(leaf.issuer):
+        if is_self_issued(leaf) or issuer_der(leaf) in _EMPTY_NAMES:
             continue
         group = groups.setdefault(issuer_key(leaf), _IssuerGroup({}))
         group.endpoints.setdefault(obs.endpoint.address, obs.endpoint)
@@ -92,7 +95,10 @@ def unsent_root_bases(
     `leaf`: `cert` is the presented leaf (the fleet index knows leaf issuers only). The rules
     and their reasons are in the module docstring, point 5.
     """
-    issuer = cert.issuer
+    try:
+        issuer = cert.issuer
+    except ValueError:
+        return []  # a name cryptography cannot decode matches no pattern: nothing to infer from
     if not len(issuer):
         return []  # nothing to reason about: the path failure is about the empty name itself
     bases: list[dict[str, Any]] = []

@@ -1,8 +1,10 @@
 """Plain facts about one certificate, for tables, reports and rule evidence.
 
-Every string here comes from the device and is hostile: callers escape it for HTML and
-sanitize it for terminals (camscan.termtext.sanitize). Nothing here raises on a strange
-certificate: an unparseable extension becomes an "error" entry instead.
+Every string here comes from the device and is hostile: each output applies the one policy of
+camscan.termtext to it. Nothing here raises on a strange certificate: an unparseable extension
+becomes an "error" entry instead, and a name cryptography refuses to decode (a UTF8String with
+invalid bytes, non-ASCII in a dNSName) is read from the DER by camscan.rawnames, bad bytes
+shown as U+FFFD.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
+
+from camscan import rawnames
 
 
 def sha256_hex(data: bytes) -> str:
@@ -33,25 +37,47 @@ def cert_der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
 
+# Names cryptography refuses to decode (invalid UTF-8 in a UTF8String...) raise ValueError on
+# access; those are read from the DER instead (camscan.rawnames), so chain building and reports
+# go on with what the certificate says.
+
+
 @functools.lru_cache(maxsize=_FACTS_CACHE)
 def subject_der(cert: x509.Certificate) -> bytes:
-    return cert.subject.public_bytes()
+    try:
+        return cert.subject.public_bytes()
+    except ValueError:
+        return rawnames.name_der(cert_der(cert), "subject")
 
 
 @functools.lru_cache(maxsize=_FACTS_CACHE)
 def issuer_der(cert: x509.Certificate) -> bytes:
-    return cert.issuer.public_bytes()
+    try:
+        return cert.issuer.public_bytes()
+    except ValueError:
+        return rawnames.name_der(cert_der(cert), "issuer")
+
+
+def name_der(cert: x509.Certificate, which: str) -> bytes:
+    """The "subject" or "issuer" Name's DER: what chain building matches names by."""
+    return issuer_der(cert) if which == "issuer" else subject_der(cert)
 
 
 @functools.lru_cache(maxsize=_FACTS_CACHE)
 def subject_text(cert: x509.Certificate) -> str:
-    """RFC 4514 text of the subject (device-controlled: sanitize before printing)."""
-    return cert.subject.rfc4514_string()
+    """RFC 4514 text of the subject, whatever bytes the device put in it (hostile text)."""
+    try:
+        return cert.subject.rfc4514_string()
+    except ValueError:
+        return rawnames.name_text(cert_der(cert), "subject")
 
 
 @functools.lru_cache(maxsize=_FACTS_CACHE)
 def issuer_text(cert: x509.Certificate) -> str:
-    return cert.issuer.rfc4514_string()
+    try:
+        return cert.issuer.rfc4514_string()
+    except ValueError:
+        return rawnames.name_text(cert_der(cert), "issuer")
 
 
 def cert_pem(cert: x509.Certificate) -> str:
@@ -96,7 +122,10 @@ def key_description(cert: x509.Certificate) -> tuple[str, int | None]:
 
 
 def common_names(cert: x509.Certificate) -> list[str]:
-    return [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    try:
+        return [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    except ValueError:
+        return rawnames.common_names(cert_der(cert))
 
 
 def subject_alt_names(cert: x509.Certificate) -> dict[str, list[str]]:
@@ -107,6 +136,9 @@ def subject_alt_names(cert: x509.Certificate) -> dict[str, list[str]]:
     except x509.ExtensionNotFound:
         return result
     except Exception as exc:
+        raw = rawnames.subject_alt_names(cert_der(cert))
+        if raw is not None:  # strings cryptography would not decode (non-ASCII dNSName...)
+            return raw
         result["other"].append(f"unparseable subjectAltName: {exc}")
         return result
     for entry in san:
@@ -144,7 +176,10 @@ def signature_algorithm_name(cert: x509.Certificate) -> str:
 
 
 def is_self_issued(cert: x509.Certificate) -> bool:
-    return cert.issuer == cert.subject
+    try:
+        return cert.issuer == cert.subject
+    except ValueError:
+        return name_der(cert, "issuer") == name_der(cert, "subject")
 
 
 def signature_verifies(cert: x509.Certificate, public_key: object) -> bool:
