@@ -4,6 +4,8 @@ Device text is hostile in a spreadsheet too: a certificate CN of `=HYPERLINK(...
 a live formula. Every text cell that starts with = + - @ (or a tab or carriage return, which
 some spreadsheets strip before looking) gets a leading apostrophe, as OWASP recommends for
 CSV injection; numbers (the port) are written as numbers. The csv module does the quoting.
+Before that every text cell goes through camscan.termtext's policy: a CR or LF from a device
+cannot split a row, and control or bidi characters show as visible escapes (\\x0d, \\u202e).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 
 from camscan.model import AuditResult
 from camscan.reports.common import endpoint_reports, iso, leaf_summary
+from camscan.termtext import visible
 
 COLUMNS: tuple[str, ...] = (
     "address",
@@ -43,6 +46,11 @@ def neutralize(value: object) -> object:
     return value
 
 
+def cell(value: object) -> object:
+    """A cell as written: text through the policy, then neutralized; numbers untouched."""
+    return neutralize(visible(value)) if isinstance(value, str) else value
+
+
 def rows(audit: AuditResult) -> list[list[object]]:
     as_of = iso(audit.as_of)
     out: list[list[object]] = []
@@ -65,7 +73,7 @@ def rows(audit: AuditResult) -> list[list[object]]:
                 json.dumps(dict(finding.evidence), sort_keys=True, ensure_ascii=False),
                 as_of,
             )
-            out.append([neutralize(cell) for cell in row])
+            out.append([cell(value) for value in row])
     return out
 
 

@@ -272,7 +272,8 @@ def render_text(diff: RunDiff) -> str:
         for c in diff.certificate_changes:
             key = "new key" if c.key_changed else "same key"
             lines.append(
-                f"  {c.endpoint}  {_short(c.old.leaf_sha256)} -> {_short(c.new.leaf_sha256)} ({key}; "
+                f"  {sanitize(c.endpoint)}  {_short(c.old.leaf_sha256)} -> "
+                f"{_short(c.new.leaf_sha256)} ({key}; "
                 f"expires {c.old.not_after or '?'} -> {c.new.not_after or '?'})"
             )
     for title, records in (
@@ -283,7 +284,8 @@ def render_text(diff: RunDiff) -> str:
             lines.append("")
             lines.append(title)
             for r in records:
-                lines.append(f"  {r.endpoint}  {sanitize(r.subject or '-')}  leaf {_short(r.leaf_sha256)}")
+                subject = sanitize(r.subject or "-")
+                lines.append(f"  {sanitize(r.endpoint)}  {subject}  leaf {_short(r.leaf_sha256)}")
     for title, findings in (
         ("new findings:", diff.new_findings),
         ("resolved findings:", diff.resolved_findings),
@@ -292,5 +294,5 @@ def render_text(diff: RunDiff) -> str:
             lines.append("")
             lines.append(title)
             for f in findings:
-                lines.append(f"  {f.endpoint}  {f.rule_id} {f.severity:<7}  {sanitize(f.message)}")
+                lines.append(f"  {sanitize(f.endpoint)}  {f.rule_id} {f.severity:<7}  {sanitize(f.message)}")
     return "\n".join(lines) + "\n"

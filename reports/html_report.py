@@ -2,10 +2,13 @@
 
 Security model: every string in the page that came from a device (subjects, SANs, HTTP
 headers, finding messages that quote them) goes through jinja2's autoescape, in text and in
-attributes alike. The page's own script never evaluates data: it sorts and filters by reading
-textContent and data-* attributes, never innerHTML. A Content-Security-Policy meta tag allows
-exactly our own inline style and script (by SHA-256 hash, so the output stays deterministic),
-no other script, no network fetch: even a payload that escaped the escaping could not run.
+attributes alike, and through camscan.termtext's policy first (the environment's finalize):
+control, bidi and invisible format characters show as visible escapes (\\x1b, \\u202e), so a
+right-to-left override cannot reorder what the reader sees. The page's own script never
+evaluates data: it sorts and filters by reading textContent and data-* attributes, never
+innerHTML. A Content-Security-Policy meta tag allows exactly our own inline style and script
+(by SHA-256 hash, so the output stays deterministic), no other script, no network fetch: even
+a payload that escaped the escaping could not run.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from camscan.reports.common import (
     rule_counts,
     severity_counts,
 )
+from camscan.termtext import visible
 
 TIMELINE_DAYS = 90
 TIMELINE_MAX_ROWS = 60  # more rows than this and the SVG says how many it left out
@@ -57,11 +61,34 @@ def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
 
+class OwnAsset(Markup):
+    """Our own CSS or script, hashed into the CSP: the one text printed as it is (its newlines
+    and tabs are layout, not device text)."""
+
+    __slots__ = ()
+
+
+def show_visibly(value: Any) -> Any:
+    """jinja2 finalize: every printed value through the text policy, before autoescape.
+
+    Markup that is not ours (what |join builds from escaped items) is HTML already: the policy
+    only inserts backslashes and hex digits, so it stays safe markup.
+    """
+    if isinstance(value, OwnAsset):
+        return value
+    if isinstance(value, Markup):
+        return Markup(visible(str(value)))  # noqa: S704
+    if isinstance(value, str):
+        return visible(value)
+    return value
+
+
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.PackageLoader("camscan.reports", "templates"),
         # Autoescape every template whatever its name: the report is all HTML.
         autoescape=True,
+        finalize=show_visibly,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -263,8 +290,8 @@ def render_html(audit: AuditResult, *, expiry_warn_days: int = 30, title: str | 
         "schema_version": SCHEMA_VERSION,
         "csp": csp,
         # Our own files, hashed into the CSP above; never device text.
-        "css": Markup(css),  # noqa: S704
-        "js": Markup(js),  # noqa: S704
+        "css": OwnAsset(css),
+        "js": OwnAsset(js),
         "as_of": iso(as_of),
         "started_at": iso(audit.scan.started_at),
         "finished_at": iso(audit.scan.finished_at),

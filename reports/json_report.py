@@ -1,7 +1,9 @@
 """The versioned JSON document (schema: camscan/schemas/report-v1.schema.json).
 
 Deterministic: endpoints sorted by address then port, keys in a fixed order, UTC ISO-8601
-times. Every device string is data here; consumers escape it where they render it.
+times. Every device string is data here, kept exactly; consumers escape it where they render
+it. The text itself holds no raw control, bidi or format character: camscan.termtext.json_safe
+writes those as \\uXXXX escapes, which every parser reads back as the same string.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from camscan.model import (
     Severity,
 )
 from camscan.rules.registry import rules_fingerprint
+from camscan.termtext import json_safe
 
 SCHEMA_RESOURCE = "schemas/report-v1.schema.json"
 
@@ -277,17 +280,17 @@ def iter_json(audit: AuditResult) -> Iterator[str]:
     Streaming keeps a /16 sweep's report from existing three times in memory (dataclasses,
     dicts, one giant string); the text parses to exactly build_document(audit).
     """
-    head = json.dumps(_head(audit), indent=2, ensure_ascii=False)
+    head = json_safe(json.dumps(_head(audit), indent=2, ensure_ascii=False))
     yield head[:-2] + ',\n  "endpoints": ['
     first = True
     for line in _iter_endpoint_lines(audit):
-        yield ("\n    " if first else ",\n    ") + line
+        yield ("\n    " if first else ",\n    ") + json_safe(line)
         first = False
     yield ("\n  ]" if not first else "]") + "\n}\n"
 
 
 def dumps(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_safe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
 
 
 def write_json(audit: AuditResult, path: str) -> None:

@@ -44,6 +44,7 @@ from camscan.reports.common import (
     sort_findings,
 )
 from camscan.reports.json_report import failure_entry, finding_entry, observation_entry
+from camscan.termtext import json_safe
 
 # Judges one observation with the per-endpoint rules (no fleet rules): returns its findings.
 EndpointJudge = Callable[[Observation], Iterable[Finding]]
@@ -51,8 +52,8 @@ EndpointJudge = Callable[[Observation], Iterable[Finding]]
 
 def _dumps(record: dict[str, Any]) -> str:
     # sort_keys: stable lines for diffing; ensure_ascii: a device's bidi/control characters
-    # arrive as \u escapes, never raw on a terminal that tails the stream.
-    return json.dumps(record, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    # arrive as \u escapes, never raw on a terminal that tails the stream (json_safe: DEL too).
+    return json_safe(json.dumps(record, sort_keys=True, ensure_ascii=True, separators=(",", ":")))
 
 
 def endpoint_line(result: ProbeResult, findings: Iterable[Finding]) -> dict[str, Any]:

@@ -6,8 +6,10 @@ Decisions (so a CI gate means something):
   line in its <system-out>, visible without turning the pipeline red;
 - an endpoint whose probe failed (refused, timeout, not TLS...) is <skipped>: camscan could
   not judge it, which is not a certificate defect; gate on reachability separately.
-Built with xml.etree, which escapes all text and attributes; characters XML 1.0 cannot carry
-at all (control characters from a hostile certificate) are replaced first.
+Built with xml.etree, which escapes all text and attributes. Device text goes through
+camscan.termtext's policy first (control, bidi and format characters as visible escapes:
+\\x1b, \\u202e), which also removes every character XML 1.0 cannot carry; the two
+non-characters U+FFFE and U+FFFF, which XML forbids too, become U+FFFD.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ import xml.etree.ElementTree as ET
 
 from camscan.model import AuditResult, Severity
 from camscan.reports.common import endpoint_reports, iso, leaf_summary
+from camscan.termtext import visible
 
-# XML 1.0 forbids these even as character references; ElementTree would write them raw.
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# What XML 1.0 forbids and the text policy leaves alone (it escapes all the C0 controls).
+_XML_NONCHARACTERS = re.compile("[\ufffe\uffff]")
 
 
 def _clean(text: object) -> str:
-    return _XML_ILLEGAL.sub("\ufffd", str(text))
+    """Device (or user) text for an attribute or a line of a text node."""
+    return _XML_NONCHARACTERS.sub("\ufffd", visible(text))
 
 
 def _case_name(report_endpoint: object) -> str:
@@ -96,15 +100,17 @@ def render_junit(audit: AuditResult) -> str:
                 type=finding.rule_id,
                 message=_clean(f"[{finding.severity.value}] {finding.rule_id} {finding.message}"),
             )
-            element.text = _clean(
-                f"{finding.title}\n{finding.message}\n\n"
-                f"Remediation: {finding.remediation}\n\n"
-                f"Evidence: {json.dumps(dict(finding.evidence), sort_keys=True, indent=2)}"
+            # Cleaned part by part: the newlines between them are ours, not the device's.
+            evidence = json.dumps(dict(finding.evidence), sort_keys=True, indent=2)
+            element.text = (
+                f"{_clean(finding.title)}\n{_clean(finding.message)}\n\n"
+                f"Remediation: {_clean(finding.remediation)}\n\n"
+                "Evidence: " + "\n".join(_clean(line) for line in evidence.split("\n"))
             )
         if notices:
             out = ET.SubElement(case, "system-out")
-            out.text = _clean(
-                "\n".join(f"notice {f.rule_id}: {f.title}: {f.message}" for f in notices)
+            out.text = "\n".join(
+                _clean(f"notice {f.rule_id}: {f.title}: {f.message}") for f in notices
             )
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

@@ -24,7 +24,7 @@ from camscan.config import EmailConfig, WebhookConfig
 from camscan.model import SCHEMA_VERSION
 from camscan.reports.diff import RunDiff, render_text
 from camscan.reports.history_records import RunRecord
-from camscan.termtext import sanitize
+from camscan.termtext import json_safe, sanitize
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -86,7 +86,7 @@ class Notification:
 
 async def send_webhook(config: WebhookConfig, note: Notification) -> int:
     """POST the JSON payload; return the attempts used. NotifyError after the last failed attempt."""
-    body = json.dumps(note.payload(), sort_keys=True).encode("utf-8")
+    body = json_safe(json.dumps(note.payload(), sort_keys=True)).encode("utf-8")
     headers = {"Content-Type": "application/json", "User-Agent": f"camscan/{__version__}"}
     headers.update(config.headers)
     delay = config.backoff
@@ -124,7 +124,7 @@ def build_email(config: EmailConfig, note: Notification) -> EmailMessage:
     message["X-Camscan-Run"] = str(note.run.id)
     message.set_content(note.body())
     message.add_attachment(
-        json.dumps(note.payload(), indent=2, sort_keys=True).encode("utf-8"),
+        json_safe(json.dumps(note.payload(), indent=2, sort_keys=True)).encode("utf-8"),
         maintype="application",
         subtype="json",
         filename=f"camscan-run-{note.run.id}-changes.json",

@@ -13,10 +13,13 @@ Metrics (every gauge is rebuilt on each run, so a device that vanished vanishes 
     camscan_last_run_duration_seconds
     camscan_info{version,schema_version}
 
-prometheus_client escapes label values (backslash, quote, newline), so a hostile subject
-cannot forge a series. prometheus_client's own write_to_textfile renames a temporary file
-into place (atomic), but does not fsync it; we render with generate_latest and write with
-camscan.atomic (temporary file, fsync, rename), which survives a power cut as well.
+Label values from a device (the subject, a server name) go through camscan.termtext's policy
+first (control, bidi and format characters as visible escapes: \\x1b, \\u202e); then
+prometheus_client escapes backslash, quote and newline, so a hostile subject cannot forge a
+series nor put a raw ESC, CR or BEL in the file. prometheus_client's own write_to_textfile
+renames a temporary file into place (atomic), but does not fsync it; we render with
+generate_latest and write with camscan.atomic (temporary file, fsync, rename), which survives
+a power cut as well.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from camscan.reports.common import (
     device_count,
     endpoint_reports,
 )
+from camscan.termtext import sanitize, visible
 
 _SUBJECT_MAX = 200  # keep label values bounded; the sha256 label identifies the certificate
 
@@ -100,7 +104,7 @@ def build_registry(audit: AuditResult) -> CollectorRegistry:
     reports = endpoint_reports(audit)
     for report in reports:
         endpoint = report.endpoint
-        labels = (endpoint.address, str(endpoint.port), endpoint.server_name or "")
+        labels = (endpoint.address, str(endpoint.port), visible(endpoint.server_name or ""))
         if report.observation is None and report.failure is None:
             continue  # named only by a fleet finding: counted below, no probe to report
         up.labels(*labels).set(1 if report.observation is not None else 0)
@@ -112,7 +116,8 @@ def build_registry(audit: AuditResult) -> CollectorRegistry:
         for cert in certificate_records(report.observation):
             if "error" in cert:
                 continue
-            cert_label = (*labels, str(cert["depth"]), cert["sha256"], cert["subject"][:_SUBJECT_MAX])
+            subject = sanitize(cert["subject"], max_len=_SUBJECT_MAX)
+            cert_label = (*labels, str(cert["depth"]), cert["sha256"], subject)
             not_after.labels(*cert_label).set(_timestamp(cert["not_after"]))
             not_before.labels(*cert_label).set(_timestamp(cert["not_before"]))
 

@@ -205,8 +205,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f"wrote {path}", file=out)
     if not args.quiet or not diff.empty:
         print(render_text(diff), end="", file=out)
-    for error in errors:
-        print(f"camscan: notification failed: {error}", file=sys.stderr)
+    from camscan.termtext import sanitize
+
+    for error in errors:  # a server's reply is quoted in it: text from the network
+        print(f"camscan: notification failed: {sanitize(error)}", file=sys.stderr)
 
     if errors:
         return EXIT_RUNTIME
