@@ -3,6 +3,11 @@
 Adding a rule: write rules/csNNN_<topic>.py exposing RULE, then add its module name to
 RULE_MODULES below. Ids are never reused; a test checks that every rule is registered and
 fully documented.
+
+One finding per rule per endpoint, whatever the device sends: a rule yields a violation per
+offending certificate (or chain problem), and the evaluator merges an endpoint's violations of
+one rule into one finding (merge_violations). A device that sends 40 stray certificates gets
+one CS203 finding that counts them and lists each in its evidence, not 40 findings.
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ import importlib
 import traceback
 from collections.abc import Iterable, Sequence
 from functools import cache
+from typing import Any
 
-from camscan.model import AuditContext, Finding, Observation, Rule, Severity, Violation
+from camscan.model import AuditContext, Endpoint, Finding, Observation, Rule, Severity, Violation
 
 # Sorted by id. Each entry is a module in this package that defines RULE.
 RULE_MODULES: tuple[str, ...] = (
@@ -51,6 +57,8 @@ RULE_MODULES: tuple[str, ...] = (
 )
 
 INTERNAL_ERROR_RULE_ID = "CS000"
+# How many of a merged finding's violations its message quotes; the evidence lists them all.
+MESSAGES_QUOTED = 3
 
 
 @cache
@@ -125,14 +133,59 @@ def get_rule(rule_id: str) -> Rule | None:
     return next((r for r in all_rules() if r.id == wanted), None)
 
 
-def _finding(rule: Rule, obs_endpoint: object, violation: Violation) -> Finding:
-    from camscan.model import Endpoint
+def merge_violations(violations: Sequence[Violation], default: Severity) -> Violation:
+    """One violation standing for several of one rule on one endpoint.
 
-    assert isinstance(obs_endpoint, Endpoint)
+    Severity: the worst. Message: the count, then the first few messages (worst first).
+    Evidence: what every violation's evidence agrees on (e.g. CS203's chain summary), then
+    "count" and "violations", one entry per violation: its message, severity and the rest of
+    its evidence (which certificate: position, subject, sha256...).
+    """
+    if len(violations) == 1:
+        return violations[0]
+    ordered = sorted(violations, key=lambda v: -(v.severity or default).rank)  # stable: rule order
+    evidences = [dict(v.evidence) for v in ordered]
+    common = {
+        key: value
+        for key, value in evidences[0].items()
+        if all(key in other and other[key] == value for other in evidences[1:])
+    }
+    entries: list[dict[str, Any]] = [
+        {
+            "message": v.message,
+            "severity": (v.severity or default).value,
+            **{key: value for key, value in evidence.items() if key not in common},
+        }
+        for v, evidence in zip(ordered, evidences, strict=True)
+    ]
+    count = len(ordered)
+    quoted = "; ".join(v.message for v in ordered[:MESSAGES_QUOTED])
+    rest = count - MESSAGES_QUOTED
+    more = f"; and {rest} more (all listed in the evidence)" if rest > 0 else ""
+    return Violation(
+        f"{count} problems: {quoted}{more}",
+        {**common, "count": count, "violations": entries},
+        ordered[0].severity or default,
+    )
+
+
+def violation_entries(finding: Finding) -> list[dict[str, Any]]:
+    """Each violation behind a finding, as merge_violations recorded it: its message, severity
+    and its evidence (the shared keys included), for one violation or many alike."""
+    evidence = dict(finding.evidence)
+    entries = evidence.pop("violations", None)
+    if not isinstance(entries, list) or "count" not in evidence:
+        return [{"message": finding.message, "severity": finding.severity.value, **evidence}]
+    evidence.pop("count")
+    return [{**evidence, **entry} for entry in entries]
+
+
+def _finding(rule: Rule, endpoint: Endpoint, violations: Sequence[Violation]) -> Finding:
+    violation = merge_violations(violations, rule.severity)
     return Finding(
         rule_id=rule.id,
         severity=violation.severity or rule.severity,
-        endpoint=obs_endpoint,
+        endpoint=endpoint,
         title=rule.title,
         message=violation.message,
         evidence=dict(violation.evidence),
@@ -140,11 +193,8 @@ def _finding(rule: Rule, obs_endpoint: object, violation: Violation) -> Finding:
     )
 
 
-def _crash_finding(rule: Rule, endpoint: object, exc: BaseException) -> Finding:
+def _crash_finding(rule: Rule, endpoint: Endpoint, exc: BaseException) -> Finding:
     """A rule that raises on a strange certificate becomes a finding; the audit goes on."""
-    from camscan.model import Endpoint
-
-    assert isinstance(endpoint, Endpoint)
     return Finding(
         rule_id=INTERNAL_ERROR_RULE_ID,
         severity=Severity.WARNING,
@@ -171,17 +221,21 @@ def evaluate(
     for rule in selected:
         if rule.check is not None:
             for obs in observations:
+                found: list[Violation] = []
                 try:
-                    findings.extend(_finding(rule, obs.endpoint, v) for v in rule.check(obs, ctx))
+                    found.extend(rule.check(obs, ctx))
                 except Exception as exc:
                     findings.append(_crash_finding(rule, obs.endpoint, exc))
+                if found:  # what the rule said before it failed still counts
+                    findings.append(_finding(rule, obs.endpoint, found))
         elif rule.check_fleet is not None:
+            by_endpoint: dict[Endpoint, list[Violation]] = {}
             try:
-                findings.extend(
-                    _finding(rule, endpoint, v) for endpoint, v in rule.check_fleet(observations, ctx)
-                )
+                for endpoint, violation in rule.check_fleet(observations, ctx):
+                    by_endpoint.setdefault(endpoint, []).append(violation)
             except Exception as exc:
                 for obs in observations:
                     findings.append(_crash_finding(rule, obs.endpoint, exc))
+            findings.extend(_finding(rule, endpoint, vs) for endpoint, vs in by_endpoint.items())
     findings.sort(key=lambda f: (f.endpoint.sort_key, -f.severity.rank, f.rule_id, f.message))
     return findings

@@ -18,7 +18,7 @@ from camscan import pki
 from camscan.certinfo import cert_sha256
 from camscan.errors import UsageError
 from camscan.model import AuditContext, Endpoint, Finding, Observation, Severity
-from camscan.rules.registry import evaluate
+from camscan.rules.registry import evaluate, violation_entries
 from camscan.rules.trust import (
     PUBLIC,
     SITE,
@@ -141,9 +141,10 @@ def test_bad_signature_is_a_broken_chain() -> None:
     verdict = chain_verdict(obs, AuditContext(now=NOW, trust=site(ROOT)))
     assert verdict.status is ChainStatus.BROKEN_CHAIN
     found = findings(obs, site(ROOT))
-    bad = [f for f in by_rule(found, "CS203") if f.evidence["problem"] == "bad_signature"]
-    assert bad and bad[0].severity is Severity.ERROR
-    assert "does not verify" in bad[0].message
+    (f,) = by_rule(found, "CS203")  # one finding per rule and endpoint
+    bad = [v for v in violation_entries(f) if v["problem"] == "bad_signature"]
+    assert bad and bad[0]["severity"] == "error" and f.severity is Severity.ERROR
+    assert "does not verify" in bad[0]["message"] and "does not verify" in f.message
 
 
 def test_wrong_order_unrelated_and_duplicate_are_warnings() -> None:
@@ -152,10 +153,17 @@ def test_wrong_order_unrelated_and_duplicate_are_warnings() -> None:
     leaf = pki.make_leaf(lower, ips=[ADDRESS], not_before=START)
     stray = ca("Old Issuing CA", ROOT)
     found = findings(observe(leaf, upper, lower, stray, stray), site(ROOT))
-    problems = {f.evidence["problem"]: f for f in by_rule(found, "CS203")}
+    # One finding (it used to be one per problem) that counts and lists every problem.
+    (f,) = by_rule(found, "CS203")
+    entries = violation_entries(f)
+    problems = {v["problem"]: v for v in entries}
     assert set(problems) == {"order", "unrelated", "duplicate"}
-    assert all(f.severity is Severity.WARNING for f in problems.values())
-    assert "Old Issuing CA" in problems["unrelated"].message
+    assert f.evidence["count"] == len(entries) == 4  # the stray, sent twice, is unrelated twice
+    assert f.message.startswith("4 problems: ")
+    assert f.severity is Severity.WARNING and all(v["severity"] == "warning" for v in entries)
+    assert "Old Issuing CA" in problems["unrelated"]["message"]
+    assert problems["unrelated"]["certificates"] == ["CN=Old Issuing CA"]
+    assert f.evidence["chain_status"] == "trusted"  # what all four share, said once
     # the path itself is fine: no error-severity chain finding
     assert not [f for f in found if f.rule_id.startswith("CS2") and f.severity is Severity.ERROR]
     # in order, nothing to say

@@ -120,7 +120,10 @@ def test_cs102_sha1_leaf_and_intermediate_fail_root_exempt() -> None:
     ]
     assert all(v.evidence["signature_hash"] == "sha1" for v in found)
     assert found[0].evidence["signature_algorithm"] == "sha1WithRSAEncryption"
-    assert len(findings("CS102", [observation(chain)])) == 2
+    # Through the registry: one finding for the endpoint, both certificates in its evidence.
+    (finding,) = findings("CS102", [observation(chain)])
+    assert finding.evidence["count"] == 2 and finding.message.startswith("2 problems: ")
+    assert [v["position"] for v in finding.evidence["violations"]] == [0, 1]
 
 
 def test_cs102_sha256_leaf_under_sha1_root_passes() -> None:
