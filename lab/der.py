@@ -1,4 +1,4 @@
-"""Certificates cryptography refuses to build: SHA-1 signatures and X.509 v1.
+"""Certificates cryptography refuses to build: SHA-1 signatures, X.509 v1, hostile name bytes.
 
 Real cameras still present both, so the lab needs them. cryptography signs only with modern
 hashes and always writes v3, so we let it build a normal certificate, then rewrite its
@@ -79,5 +79,33 @@ def resign(
         signature = issuer_key.sign(tbs, padding.PKCS1v15(), digest)
     else:
         signature = issuer_key.sign(tbs, ec.ECDSA(digest))
+    der = _encode(0x30, tbs + alg_id + _encode(0x03, b"\x00" + signature))
+    return x509.load_der_x509_certificate(der)
+
+
+def substitute(
+    cert: x509.Certificate, issuer_key: PrivateKey, replacements: dict[bytes, bytes]
+) -> x509.Certificate:
+    """`cert` with placeholder bytes in its TBSCertificate replaced, re-signed by `issuer_key`.
+
+    For the strings cryptography will not write (a UTF8String with invalid UTF-8, a dNSName
+    holding a right-to-left override): build the certificate with a placeholder of the same
+    length, then swap the bytes. Equal lengths keep every DER length field valid. Each
+    placeholder is replaced wherever it occurs (a CA's name in its subject and, in the leaves it
+    signs, their issuer alike). The signature stays SHA-256 with the issuer's key family.
+    """
+    tbs = cert.tbs_certificate_bytes
+    for placeholder, hostile in replacements.items():
+        if len(placeholder) != len(hostile) or placeholder not in tbs:
+            raise ValueError(f"placeholder {placeholder!r}: absent or not {len(hostile)} bytes long")
+        tbs = tbs.replace(placeholder, hostile)
+    family = "rsa" if isinstance(issuer_key, rsa.RSAPrivateKey) else "ec"
+    alg_id = _ALG_IDS[(family, "sha256")]
+    if isinstance(issuer_key, rsa.RSAPrivateKey):
+        signature = issuer_key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
+    elif isinstance(issuer_key, ec.EllipticCurvePrivateKey):
+        signature = issuer_key.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    else:
+        raise ValueError("only RSA and EC issuers can re-sign")
     der = _encode(0x30, tbs + alg_id + _encode(0x03, b"\x00" + signature))
     return x509.load_der_x509_certificate(der)

@@ -81,7 +81,7 @@ def _leaf_facts(obs: Observation) -> tuple[str | None, str | None, str | None]:
         leaf = obs.leaf
         return (
             certinfo.spki_sha256(leaf),
-            leaf.subject.rfc4514_string(),
+            certinfo.subject_text(leaf),  # names cryptography cannot decode too
             certinfo.utc(leaf.not_valid_after_utc),
         )
     except Exception:

@@ -84,9 +84,14 @@ class Notification:
         )
 
 
+def webhook_body(note: Notification) -> bytes:
+    """The payload as sent: device text exact, control and bidi characters as JSON escapes."""
+    return json_safe(json.dumps(note.payload(), sort_keys=True)).encode("utf-8")
+
+
 async def send_webhook(config: WebhookConfig, note: Notification) -> int:
     """POST the JSON payload; return the attempts used. NotifyError after the last failed attempt."""
-    body = json_safe(json.dumps(note.payload(), sort_keys=True)).encode("utf-8")
+    body = webhook_body(note)
     headers = {"Content-Type": "application/json", "User-Agent": f"camscan/{__version__}"}
     headers.update(config.headers)
     delay = config.backoff

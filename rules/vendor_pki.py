@@ -143,9 +143,11 @@ def chain_matches(chain: Sequence[x509.Certificate]) -> Iterator[tuple[VendorDef
     for entry in VENDOR_DEFAULTS:
         candidates: list[tuple[int, x509.Name]]
         if entry.where == "issuer":
-            candidates = [(0, leaf.issuer)] + [(i, c.subject) for i, c in enumerate(chain) if i > 0]
+            candidates = [(0, n) for n in _decoded(leaf, "issuer")] + [
+                (i, n) for i, c in enumerate(chain) if i > 0 for n in _decoded(c, "subject")
+            ]
         else:
-            candidates = [(0, leaf.subject)]
+            candidates = [(0, n) for n in _decoded(leaf, "subject")]
         hit = next(((i, n) for i, n in candidates if name_matches(n, entry.attributes)), None)
         if hit is None:
             continue
@@ -155,6 +157,15 @@ def chain_matches(chain: Sequence[x509.Certificate]) -> Iterator[tuple[VendorDef
             if not leaf_self_signed:
                 continue
         yield entry, hit[0], hit[1]
+
+
+def _decoded(cert: x509.Certificate, which: str) -> list[x509.Name]:
+    """[the name], or [] when cryptography cannot decode it (invalid bytes from the device): such
+    a name matches no vendor pattern, and the rules go on instead of failing."""
+    try:
+        return [cert.issuer if which == "issuer" else cert.subject]
+    except ValueError:
+        return []
 
 
 def built_in_ca(chain: Sequence[x509.Certificate]) -> VendorDefault | None:

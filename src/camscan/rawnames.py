@@ -146,10 +146,13 @@ def name_attributes(der: bytes, which: str) -> list[tuple[str, str]]:
 
 
 def _escape_rfc4514(value: str) -> str:
-    out = "".join("\\" + ch if ch in ',+"\\<>;=' else ch for ch in value)
-    if out.startswith(("#", " ")):
+    """RFC 4514 section 2.4, spelled as cryptography's rfc4514_string spells it (NUL as \\00)."""
+    if not value:
+        return ""
+    out = "".join("\\" + ch if ch in '\\"+,;<>' else ("\\00" if ch == "\x00" else ch) for ch in value)
+    if out[0] in "# ":
         out = "\\" + out
-    if out.endswith(" ") and not out.endswith("\\ "):
+    if out[-1] == " ":
         out = out[:-1] + "\\ "
     return out
 

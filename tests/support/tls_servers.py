@@ -43,7 +43,8 @@ class ServerSpec:
     min_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2
     max_version: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED
     http_status: int = 200
-    http_headers: list[tuple[str, str]] = field(
+    # bytes for what a str cannot say on the wire (invalid UTF-8 from a hostile device)
+    http_headers: list[tuple[str | bytes, str | bytes]] = field(
         default_factory=lambda: [("Server", "camscan-test"), ("Date", "Mon, 02 Jan 2023 03:04:05 GMT")]
     )
     http: bool = True  # False: close after the handshake without an HTTP answer
