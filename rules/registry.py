@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import traceback
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
@@ -136,7 +137,7 @@ def get_rule(rule_id: str) -> Rule | None:
 def merge_violations(violations: Sequence[Violation], default: Severity) -> Violation:
     """One violation standing for several of one rule on one endpoint.
 
-    Severity: the worst. Message: the count, then the first few messages (worst first).
+    Severity: the worst. Message: the count, then the first few distinct messages (worst first).
     Evidence: what every violation's evidence agrees on (e.g. CS203's chain summary), then
     "count" and "violations", one entry per violation: its message, severity and the rest of
     its evidence (which certificate: position, subject, sha256...).
@@ -159,8 +160,11 @@ def merge_violations(violations: Sequence[Violation], default: Severity) -> Viol
         for v, evidence in zip(ordered, evidences, strict=True)
     ]
     count = len(ordered)
-    quoted = "; ".join(v.message for v in ordered[:MESSAGES_QUOTED])
-    rest = count - MESSAGES_QUOTED
+    # The same sentence for several certificates (40 expired strays) is quoted once, counted.
+    repeats = Counter(v.message for v in ordered)
+    distinct = list(dict.fromkeys(v.message for v in ordered))[:MESSAGES_QUOTED]
+    quoted = "; ".join(m if repeats[m] == 1 else f"{m} ({repeats[m]} times)" for m in distinct)
+    rest = count - sum(repeats[m] for m in distinct)
     more = f"; and {rest} more (all listed in the evidence)" if rest > 0 else ""
     return Violation(
         f"{count} problems: {quoted}{more}",

@@ -77,6 +77,9 @@ async def test_a_device_sending_42_certificates_gets_one_finding_per_rule() -> N
 
     (expired,) = [f for f in audit.findings if f.rule_id == "CS120"]
     assert expired.evidence["count"] == STRAYS
+    # 40 certificates, one sentence (they expired the same second): quoted once, counted.
+    assert expired.message.startswith(f"{STRAYS} problems: the root expired on ")
+    assert expired.message.endswith(f" ({STRAYS} times)")
     assert sorted(e["position"] for e in violation_entries(expired)) == list(range(2, 2 + STRAYS))
     assert all(len(e["sha256"]) == 64 for e in violation_entries(expired))
 
@@ -130,6 +133,14 @@ def test_violations_merge_worst_first_with_shared_evidence_once() -> None:
             {"message": "root weak", "severity": "warning", "position": 2},
         ],
     }
+
+
+def test_repeated_sentences_are_quoted_once() -> None:
+    same = [Violation("the root expired", {"position": n}) for n in range(2, 6)]
+    merged = merge_violations([Violation("the leaf expired", {"position": 0}), *same,
+                               Violation("a", {}), Violation("b", {})], Severity.ERROR)
+    assert merged.message == "7 problems: the leaf expired; the root expired (4 times); a; and 1 more " \
+        "(all listed in the evidence)"
 
 
 def test_the_engine_merges_per_endpoint_for_observation_and_fleet_rules() -> None:
