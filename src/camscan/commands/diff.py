@@ -69,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
             old_id, new_id = latest[0].id, latest[1].id
         diff = diff_runs(store.snapshot(old_id), store.snapshot(new_id))
     if args.json:
-        print(json.dumps(diff.to_dict(), indent=2, sort_keys=True))
+        from camscan.termtext import json_safe
+
+        print(json_safe(json.dumps(diff.to_dict(), indent=2, sort_keys=True)))
     else:
         print(render_text(diff), end="")
     return 0
