@@ -56,7 +56,14 @@ def test_sanitize_is_bounded_and_keeps_its_signature() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["\x1b[31mred\u202e\u2066\x7f\x85\u2028", "\U000e0041\udcff", "plain", "é\\u202e literal"]
+    "raw",
+    [
+        "\x1b[31mred\u202e\u2066\x7f\x85\u2028",
+        "\U000e0041\udcff",
+        "plain",
+        "ascii \x7f del",
+        "é\\u202e literal",
+    ],
 )
 def test_json_safe_round_trips_and_leaves_no_raw_control(raw: str) -> None:
     compact = json.dumps({"s": raw}, ensure_ascii=False)

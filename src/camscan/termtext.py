@@ -122,6 +122,8 @@ def json_safe(encoded: str) -> str:
     Such characters can only sit inside JSON strings (the syntax itself is ASCII), where a
     \\uXXXX escape is the same character to every parser: the text round-trips exactly.
     """
+    if encoded.isascii():  # the common case, checked in C: only DEL can be left raw there
+        return encoded.replace("\x7f", "\\u007f") if "\x7f" in encoded else encoded
     if _JSON_LEFT_RAW.search(encoded) is None:
         return encoded
     return _JSON_LEFT_RAW.sub(_json_escape, encoded)
