@@ -70,6 +70,7 @@ def _char_class(ranges: tuple[tuple[int, int], ...]) -> str:
 
 
 ESCAPED = re.compile(_char_class(ESCAPED_RANGES))
+_ASCII_ESCAPED = re.compile(_char_class(tuple(r for r in ESCAPED_RANGES if r[0] < 0x80)))
 # What JSON encoders leave raw (they escape only C0, quote and backslash with ensure_ascii off).
 _JSON_LEFT_RAW = re.compile(_char_class(tuple(r for r in ESCAPED_RANGES if r[0] > 0x1F)))
 
@@ -91,7 +92,10 @@ def needs_escape(text: str) -> bool:
 def visible(text: object) -> str:
     """`text` with every character of the policy replaced by its visible escape; nothing cut."""
     value = str(text)
-    if ESCAPED.search(value) is None:  # the common case: no copy, no callback per character
+    if value.isascii():  # the common case: only C0 and DEL can be there, a cheaper search
+        if _ASCII_ESCAPED.search(value) is None:
+            return value
+    elif ESCAPED.search(value) is None:
         return value
     return ESCAPED.sub(lambda m: escape_char(m.group()), value)
 
