@@ -116,6 +116,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, st
             "--json", str(out / "r.json"), "--jsonl", str(out / "r.jsonl"),
             "--html", str(out / "r.html"), "--csv", str(out / "r.csv"),
             "--junit", str(out / "r.xml"), "--prometheus", str(out / "r.prom"),
+            "--sarif", str(out / "r.sarif"),
         ])
     yield out, capture.getvalue(), code
 
@@ -197,6 +198,14 @@ def test_prometheus_labels_show_visible_escapes(scanned: tuple[Path, str, int]) 
     }
     assert subjects["1"] == sanitize("CN=" + dn(CA_CN), max_len=200)
     assert visible(dn(LEAF_CN)) in subjects["0"]
+
+
+def test_sarif_shows_visible_escapes(scanned: tuple[Path, str, int]) -> None:
+    out, _, _ = scanned
+    content = (out / "r.sarif").read_text("utf-8")
+    assert only_layout_breaks(content) == []
+    texts = list(strings(json.loads(content)))
+    assert any(visible(dn(CA_CN)) in t for t in texts)  # CS202 names the untrusted root
 
 
 def test_terminal_table_shows_visible_escapes(scanned: tuple[Path, str, int]) -> None:

@@ -183,7 +183,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        from camscan.termtext import json_safe
+
+        text = json_safe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
         if args.json == "-":
             sys.stdout.write(text)
         else:
