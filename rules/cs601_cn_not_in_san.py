@@ -22,8 +22,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
-from cryptography.x509.oid import NameOID
-
+from camscan.certinfo import common_names
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
 from camscan.rules.profile_helpers import presented
 from camscan.rules.webpki import BR, WEBPKI, leaf_san
@@ -42,7 +41,7 @@ def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:
     if not chain:
         return
     leaf = chain[0]
-    cns = [str(a.value) for a in leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    cns = common_names(leaf)  # read from the DER when cryptography cannot decode the name
     if not cns:
         return
     dns, ips = leaf_san(obs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from cryptography import x509
 
+from camscan.certinfo import is_self_issued
 from camscan.model import AuditContext, Observation
 from camscan.rules.profile_helpers import presented
 from camscan.rules.trust import chain_verdict
@@ -38,7 +39,7 @@ def role(index: int, cert: x509.Certificate, length: int) -> str:
     """ "leaf", "intermediate" or "root" (the last certificate when it is self-issued)."""
     if index == 0:
         return "leaf"
-    if index == length - 1 and cert.issuer == cert.subject:
+    if index == length - 1 and is_self_issued(cert):  # names it cannot decode too
         return "root"
     return "intermediate"
 

@@ -15,7 +15,7 @@ from cryptography.x509.oid import NameOID
 
 from camscan import certinfo, pki, rawnames
 from camscan.lab.der import substitute
-from camscan.rules.registry import INTERNAL_ERROR_RULE_ID, evaluate
+from camscan.rules.registry import INTERNAL_ERROR_RULE_ID, PROFILES, evaluate
 from tests.rules.profile_support import context, observation
 
 BAD_CN = b"cam\xff\xfe\xc3(\x1b[2J\xe2\x80\xae-01"  # invalid UTF-8, ESC, U+202E
@@ -45,9 +45,10 @@ def test_invalid_utf8_string_is_decoded_with_replacement() -> None:
     assert certinfo.name_der(leaf, "issuer") == certinfo.name_der(ca, "subject")
 
 
-def test_rules_judge_such_a_chain_without_crashing() -> None:
+@pytest.mark.parametrize("profile", PROFILES)
+def test_rules_judge_such_a_chain_without_crashing(profile: str) -> None:
     leaf, ca = _hostile_pair()
-    findings = evaluate([observation([leaf, ca])], context())
+    findings = evaluate([observation([leaf, ca])], context(profile=profile))
     assert [f for f in findings if f.rule_id == INTERNAL_ERROR_RULE_ID] == []
     assert "CS202" in {f.rule_id for f in findings}  # the chain was built up to its unknown root
 
