@@ -167,6 +167,8 @@ class Violation:
     """What a rule's check yields: the message and the evidence that proves it."""
 
     message: str
+    # "count" and "violations" are reserved: they mark the evaluator's merge of several
+    # violations of one rule on one endpoint (camscan.rules.registry.merge_violations).
     evidence: Mapping[str, Any] = field(default_factory=dict)
     # Some rules pick a severity per case (e.g. expired leaf vs expiring soon).
     severity: Severity | None = None

@@ -12,9 +12,12 @@ import datetime as dt
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import jsonschema
 import trio
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from camscan import pki
 from camscan.model import (
@@ -29,9 +32,16 @@ from camscan.model import (
 from camscan.pipeline import judge, run_scan
 from camscan.reports.csv_report import render_csv
 from camscan.reports.json_report import build_document, load_schema
-from camscan.rules.registry import MESSAGES_QUOTED, evaluate, merge_violations, violation_entries
+from camscan.rules.registry import (
+    MESSAGES_QUOTED,
+    all_rules,
+    evaluate,
+    merge_violations,
+    violation_entries,
+)
 from camscan.rules.trust import SITE, Bundle, TrustConfig
 from camscan.scanner.sweep import SweepOptions
+from tests.reports.sample import build_audit
 from tests.support.tls_servers import ServerSpec, serve
 
 HOST = "127.62.0.1"
@@ -159,6 +169,34 @@ def test_the_engine_merges_per_endpoint_for_observation_and_fleet_rules() -> Non
         assert [f.endpoint for f in found] == list(ENDPOINTS)
         assert all(f.evidence["count"] == count and len(violation_entries(f)) == count for f in found)
         assert all(f.message.startswith(f"{count} problems: ") for f in found)
+
+
+def test_no_rule_uses_the_keys_the_merge_reserves() -> None:
+    # "count" and "violations" mark a merged finding (violation_entries reads them): a rule's own
+    # evidence must not use them. Every rule, on a sample fleet with most defects planted.
+    audit = build_audit()
+    weak = sorted((Path(__file__).parent.parent / "data" / "weak").glob("*.pem"))
+    stray = pki.make_ca("Stray CA").cert.public_bytes(serialization.Encoding.DER)
+
+    def der(path: Path) -> bytes:
+        return x509.load_pem_x509_certificate(path.read_bytes()).public_bytes(serialization.Encoding.DER)
+
+    extra = [  # weak keys, SHA-1/MD5, v1, each followed by a stray certificate (CS203)
+        Observation(Endpoint(f"127.63.0.{n}", 443), (der(path), stray), "TLSv1.2", "x", audit.as_of)
+        for n, path in enumerate(weak, start=1)
+    ]
+    observations = [*audit.scan.observations, *extra]
+    ctx = AuditContext(now=audit.as_of)
+    spoke = set()
+    for rule in all_rules():
+        if rule.check is not None:
+            said = [v for obs in observations for v in rule.check(obs, ctx)]
+        else:
+            assert rule.check_fleet is not None
+            said = [v for _, v in rule.check_fleet(observations, ctx)]
+        assert not [v for v in said if {"count", "violations"} & set(v.evidence)], rule.id
+        spoke |= {rule.id} if said else set()
+    assert len(spoke) >= 22, sorted(spoke)  # most rules spoke: their evidence was looked at
 
 
 def test_what_a_rule_said_before_it_raised_still_counts() -> None:
