@@ -19,7 +19,8 @@ Which source wins (first listed first):
   model   WS-Discovery hardware scope
 
 Everything a device sends is hostile: XML goes through defusedxml, datagrams and strings are
-bounded, and control characters are escaped before any of it is kept. The parsers are pure; the
+bounded, and strings are kept as sent (trimmed, cut to MAX_FIELD): every output escapes them by
+camscan.termtext's one policy, and the JSON report keeps them exact. The parsers are pure; the
 trio edge (NeighbourTable, ws_discover, IdentityGatherer) is thin.
 """
 
@@ -43,7 +44,6 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
 from camscan.model import DeviceIdentity, HTTPFacts, Observation
-from camscan.termtext import sanitize
 
 MAX_FIELD = 128  # longest identity string kept; serials and model names are far shorter
 WSD_PORT = 3702
@@ -105,10 +105,10 @@ def normalize_mac(text: str | None) -> str | None:
 
 
 def clean(text: str | None) -> str | None:
-    """Device text as kept in an identity: trimmed, control characters escaped, bounded."""
+    """Device text as kept in an identity: trimmed and bounded, otherwise exact (outputs escape it)."""
     if text is None:
         return None
-    text = sanitize(text.strip(), max_len=MAX_FIELD)
+    text = text.strip()[:MAX_FIELD]
     return text or None
 
 

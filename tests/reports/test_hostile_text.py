@@ -12,6 +12,7 @@ aside), the device's text shown as visible escapes; JSON and JSON Lines give the
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -32,11 +33,15 @@ from camscan.config import EmailConfig
 from camscan.lab.der import substitute
 from camscan.model import AuditContext, Endpoint, ScanParameters
 from camscan.pipeline import judge, run_scan
+from camscan.reports import json_report
 from camscan.reports.diff import diff_runs, render_text
 from camscan.reports.history import HistoryStore, RunSnapshot
+from camscan.reports.html_report import render_html
 from camscan.reports.notify import Notification, build_email, webhook_body
+from camscan.scanner.identity import DiscoveryFacts, merge
 from camscan.scanner.sweep import SweepOptions
 from camscan.termtext import needs_escape, sanitize, visible
+from tests.reports.sample import build_audit
 from tests.support.tls_servers import ServerSpec, serve, serve_in_thread
 
 HOST = "127.61.0.1"
@@ -212,6 +217,24 @@ def test_terminal_table_shows_visible_escapes(scanned: tuple[Path, str, int]) ->
     _, table, _ = scanned
     assert table and only_layout_breaks(table) == []
     assert "\\x1b[31m" in table  # the leaf subject, cut to the column but escaped
+
+
+def test_identity_text_from_a_device_is_kept_exact_and_shown_escaped() -> None:
+    # WS-Discovery scopes give vendor, model and serial; the identity keeps them as sent.
+    sent = {"vendor": "Acme\u202e\x1b[2J", "model": "M\r\n\x00", "serial": "SN\x07\x7f"}
+    identity = merge(neighbour_mac="00:40:8c:12:34:56", discovery=DiscoveryFacts(**sent))
+    assert (identity.vendor, identity.model, identity.serial) == tuple(sent.values())
+    audit = build_audit(hostile=False)
+    first = dataclasses.replace(audit.scan.observations[0], identity=identity)
+    scan = dataclasses.replace(audit.scan, observations=(first, *audit.scan.observations[1:]))
+    audit = dataclasses.replace(audit, scan=scan)
+    html = render_html(audit)
+    assert only_layout_breaks(html) == []
+    assert "Acme\\u202e\\x1b[2J" in html and "SN\\x07\\x7f" in html
+    document = json_report.dumps(json_report.build_document(audit))
+    assert only_layout_breaks(document) == []
+    kept = [e["identity"] for e in json.loads(document)["endpoints"] if e.get("identity")]
+    assert any({k: i.get(k) for k in sent} == sent for i in kept)
 
 
 async def test_diff_text_and_notifications(tmp_path: Path) -> None:

@@ -236,9 +236,9 @@ def test_precedence_and_cleaning() -> None:
     )
     assert merge(http=dahua).vendor == "Zhejiang Dahua Technology Co., Ltd."  # 90:02:A9 in the IEEE list
     assert merge(neighbour_mac="02:40:8c:12:34:56").vendor is None  # locally administered: no OUI
-    # Device text is escaped and trimmed before it is kept.
+    # Device text is trimmed and kept exact (every output escapes it; the JSON report keeps it).
     ident = merge(discovery=wsd)
-    assert ident.serial == "SN\\x1b[31m1" and ident.model == "DS-2CD\\x0a2143"
+    assert ident.serial == "SN\x1b[31m1" and ident.model == "DS-2CD\n2143"
     assert merge().mac is None and merge().vendor is None
     long_model = merge(discovery=DiscoveryFacts(model="M" * 5000)).model
     assert long_model is not None and len(long_model) == identity.MAX_FIELD
