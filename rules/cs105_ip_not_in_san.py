@@ -44,7 +44,12 @@ def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:
         "common_names": common_names(obs.leaf),
         "ip_matches_san": False,
     }
-    if as_dns:
+    if view.error is not None:
+        # A dNSName with non-ASCII bytes, say: strict clients refuse the whole extension, so
+        # an iPAddress entry beside it does not help (the reports still show what it holds).
+        evidence["san_error"] = view.error
+        message = f"the certificate's SAN does not parse, so {address} cannot match"
+    elif as_dns:
         message = f"{address} is in the SAN only as a dNSName, which clients never match to an IP"
     elif view.ips:
         listed = ", ".join(str(ip) for ip in view.ips)

@@ -146,6 +146,8 @@ def test_json_keeps_the_exact_text_without_a_raw_control_byte(scanned: tuple[Pat
     assert leaf["issuer"] == ca["subject"] == f"CN={dn(CA_CN)}"
     assert ca["common_names"] == [text(CA_CN)]
     assert endpoint["http"]["server"] == text(SERVER)  # type: ignore[index]
+    cs105 = next(f for f in endpoint["findings"] if f["rule_id"] == "CS105")  # type: ignore[attr-defined]
+    assert cs105["message"].startswith("the certificate's SAN does not parse")  # not "no IP entry"
     # The chain still builds through names cryptography cannot decode: no rule crashed.
     assert "CS000" not in {f["rule_id"] for f in endpoint["findings"]}  # type: ignore[attr-defined]
     assert "CS201" not in {f["rule_id"] for f in endpoint["findings"]}  # type: ignore[attr-defined]
