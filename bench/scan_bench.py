@@ -236,6 +236,7 @@ def measure(size: int, rounds: int) -> list[Run]:
                 _chains("chains", stdout, work),
                 holder.connections() / size,
                 wall,
+                fleet_cpu,
             )
         )
     return runs
@@ -244,8 +245,10 @@ def measure(size: int, rounds: int) -> list[Run]:
 def table(size: int, runs: list[Run]) -> str:
     lines = [
         f"\n### {size:,} devices\n",
-        "| client | devices/s | wall / bare trio wall | CPU s | peak RSS | connections per device | chains |",
-        "|---|---|---|---|---|---|---|",
+        "| client | devices/s | wall / bare trio wall | CPU s | fleet CPU s | peak RSS "
+        "| connections per device "
+        "| chains |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     by_client: dict[str, list[Run]] = {}
     for run in runs:
