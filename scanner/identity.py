@@ -29,27 +29,32 @@ from __future__ import annotations
 import ipaddress
 import re
 import shutil
-import socket
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import unquote
-from xml.etree.ElementTree import Element
-from xml.sax.saxutils import escape
 
 import trio
-from defusedxml import DefusedXmlException
-from defusedxml import ElementTree as SafeET
 
 from camscan.model import DeviceIdentity, HTTPFacts, Observation
+from camscan.scanner.idtext import MAX_FIELD, clean, normalize_mac
+from camscan.scanner.wsdiscovery import (
+    MATCHES_ACTION,
+    PROBE_ACTION,
+    WSD_MAX_DATAGRAM,
+    WSD_PORT,
+    DiscoveryFacts,
+    parse_probe_matches,
+    parse_scopes,
+    probe_message,
+    ws_discover,
+)
 
-MAX_FIELD = 128  # longest identity string kept; serials and model names are far shorter
-WSD_PORT = 3702
-WSD_MAX_DATAGRAM = 65507
-PROBE_ACTION = "http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe"
-MATCHES_ACTION = "http://schemas.xmlsoap.org/ws/2005/04/discovery/ProbeMatches"
+__all__ = [
+    "MATCHES_ACTION", "MAX_FIELD", "PROBE_ACTION", "WSD_MAX_DATAGRAM", "WSD_PORT", "DiscoveryFacts",
+    "IdentityGatherer", "NeighbourTable", "clean", "merge", "normalize_mac", "oui_vendor",
+    "parse_probe_matches", "parse_scopes", "probe_message", "ws_discover",
+]
+
 PROC_NET_ARP = "/proc/net/arp"
 IP_NEIGH_TIMEOUT = 2.0
 _ATF_COM = 0x2  # a completed ARP entry (linux/if_arp.h)
@@ -69,48 +74,7 @@ SERVER_VENDORS: Mapping[str, str] = {
 }
 
 # MACs as devices write them: aa:bb:cc:dd:ee:ff, AA-BB-..., aabb.ccdd.eeff or 12 bare digits.
-_MAC_SHAPES = re.compile(
-    r"[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}|[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}|[0-9a-f]{12}",
-    re.IGNORECASE,
-)
-# realm="DH_9002A9112233" (quoted or not) anywhere in the WWW-Authenticate value.
 _DAHUA_REALM = re.compile(r'\brealm\s*=\s*"?DH_([0-9a-f]{12})(?![0-9a-f])', re.IGNORECASE)
-_SCOPE_PREFIX = "onvif://www.onvif.org/"
-_SCOPE_FIELDS = {
-    "mac": "mac",
-    "macaddress": "mac",
-    "hardware": "model",
-    "name": "vendor",
-    "serialnumber": "serial",
-    "serial": "serial",
-}
-
-
-def normalize_mac(text: str | None) -> str | None:
-    """A unicast MAC as "aa:bb:cc:dd:ee:ff", or None for anything else (incl. all-zero, broadcast).
-
-    Strict on purpose: netaddr.EUI would read "1" as 00:00:00:00:00:01.
-    """
-    if not text:
-        return None
-    text = text.strip()
-    if len(text) > 17 or not _MAC_SHAPES.fullmatch(text):
-        return None
-    digits = re.sub(r"[^0-9a-f]", "", text.lower())
-    if int(digits[:2], 16) & 1:  # group bit: broadcast or multicast, never a device's own
-        return None
-    if digits == "0" * 12:
-        return None
-    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
-
-
-def clean(text: str | None) -> str | None:
-    """Device text as kept in an identity: trimmed and bounded, otherwise exact (outputs escape it)."""
-    if text is None:
-        return None
-    text = text.strip()[:MAX_FIELD]
-    return text or None
-
 
 # --- 1. the neighbour table -------------------------------------------------------------------
 
@@ -239,117 +203,6 @@ def vendor_from_server(value: str | None) -> str | None:
         return None
     product = value.split("/", 1)[0].strip().lower()
     return SERVER_VENDORS.get(product)
-
-
-# --- 3. WS-Discovery --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DiscoveryFacts:
-    """What a device's ProbeMatch scopes said about it (raw device text, cleaned later)."""
-
-    mac: str | None = None
-    serial: str | None = None
-    vendor: str | None = None
-    model: str | None = None
-    scopes: tuple[str, ...] = ()
-
-
-def probe_message(message_id: str) -> bytes:
-    """A WS-Discovery Probe without Types: it matches every target service (WS-Discovery 5.1),
-    so an NVR that only advertises tds:Device answers as well as a camera."""
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
-        'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
-        'xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery">'
-        "<s:Header>"
-        f'<a:Action s:mustUnderstand="1">{PROBE_ACTION}</a:Action>'
-        f"<a:MessageID>{escape(message_id)}</a:MessageID>"
-        '<a:To s:mustUnderstand="1">urn:schemas-xmlsoap-org:ws:2005:04:discovery</a:To>'
-        "</s:Header>"
-        "<s:Body><d:Probe/></s:Body></s:Envelope>"
-    ).encode()
-
-
-def _local(tag: object) -> str:
-    return str(tag).rsplit("}", 1)[-1]
-
-
-def _child(element: Element | None, name: str) -> Element | None:
-    if element is None:
-        return None
-    return next((c for c in element if _local(c.tag) == name), None)
-
-
-def _text(element: Element | None) -> str:
-    return (element.text or "").strip() if element is not None else ""
-
-
-def parse_scopes(scopes: str) -> DiscoveryFacts:
-    """`onvif://www.onvif.org/<category>/<value>` scopes -> facts (values percent-decoded)."""
-    found: dict[str, str] = {}
-    listed = tuple(scopes.split())
-    for scope in listed:
-        if not scope.lower().startswith(_SCOPE_PREFIX):
-            continue
-        category, _, value = scope[len(_SCOPE_PREFIX) :].partition("/")
-        field = _SCOPE_FIELDS.get(category.lower())
-        value = unquote(value).strip()
-        if field and value and field not in found:
-            found[field] = value
-    return DiscoveryFacts(
-        mac=normalize_mac(found.get("mac")),
-        serial=found.get("serial"),
-        vendor=found.get("vendor"),
-        model=found.get("model"),
-        scopes=listed[:32],
-    )
-
-
-def parse_probe_matches(data: bytes, message_id: str) -> DiscoveryFacts | None:
-    """The facts in a ProbeMatches answering `message_id`, or None for anything else.
-
-    defusedxml refuses DTDs and entity tricks; a RelatesTo naming another probe is not ours.
-    """
-    try:
-        root = SafeET.fromstring(data)
-    except (SafeET.ParseError, DefusedXmlException, ValueError):
-        return None
-    header, body = _child(root, "Header"), _child(root, "Body")
-    if _local(root.tag) != "Envelope" or body is None:
-        return None
-    if _text(_child(header, "Action")) not in ("", MATCHES_ACTION):
-        return None
-    relates_to = _text(_child(header, "RelatesTo"))
-    if relates_to and relates_to != message_id:
-        return None
-    match = _child(_child(body, "ProbeMatches"), "ProbeMatch")
-    if match is None:
-        return None
-    return parse_scopes(_text(_child(match, "Scopes"))[:16384])
-
-
-async def ws_discover(address: str, timeout: float) -> DiscoveryFacts | None:
-    """One unicast Probe to address:3702; the first ProbeMatches answering it, within `timeout`.
-
-    The socket is connected, so only the device's own address can answer, and a host with
-    nothing on 3702 ends the wait at once (the ICMP port-unreachable surfaces as ECONNREFUSED).
-    """
-    message_id = f"urn:uuid:{uuid.uuid4()}"
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with trio.socket.socket(family, socket.SOCK_DGRAM) as sock, trio.move_on_after(timeout):
-        try:
-            await sock.connect((address, WSD_PORT))
-            await sock.send(probe_message(message_id))
-            while True:
-                data = await sock.recv(WSD_MAX_DATAGRAM)
-                facts = parse_probe_matches(data, message_id)
-                if facts is not None:
-                    return facts
-        except OSError:
-            return None
-    return None
 
 
 # --- 4. OUI, and putting it together ----------------------------------------------------------
