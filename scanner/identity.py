@@ -205,7 +205,7 @@ def vendor_from_server(value: str | None) -> str | None:
     return SERVER_VENDORS.get(product)
 
 
-# --- 4. OUI, and putting it together ----------------------------------------------------------
+# --- 3. OUI, and putting it together (WS-Discovery: camscan.scanner.wsdiscovery) -------------
 
 
 @lru_cache(maxsize=4096)
