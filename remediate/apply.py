@@ -18,6 +18,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import trio
 from cryptography.hazmat.primitives import serialization
@@ -133,8 +134,8 @@ async def apply_one(
     ask_device = plan.driver is None
     progress = _Progress()
 
-    def log(action: str, result: str, **extra: object) -> None:
-        audit.record(str(endpoint), action, result, driver=driver_name, **extra)  # type: ignore[arg-type]
+    def log(action: str, result: str, **extra: Any) -> None:
+        audit.record(str(endpoint), action, result, driver=driver_name, **extra)
 
     def outcome(status: Status, reason: str) -> Outcome:
         return Outcome(endpoint, status, audit.redact(reason), driver_name, (), tuple(progress.actions))

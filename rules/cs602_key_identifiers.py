@@ -26,19 +26,20 @@ from cryptography import x509
 
 from camscan.certinfo import subject_text
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
-from camscan.rules.webpki import BR, WEBPKI, extension, path_certificates, role
+from camscan.rules.profile_helpers import extension
+from camscan.rules.webpki import BR, WEBPKI, path_certificates, role
 
 
 def _ski(cert: x509.Certificate) -> bytes | None:
     ext = extension(cert, x509.SubjectKeyIdentifier)
-    return ext.value.digest if ext is not None else None  # type: ignore[attr-defined]
+    return ext.value.digest if ext is not None else None
 
 
 def problems(path: tuple[x509.Certificate, ...]) -> Iterator[tuple[str, str]]:
     for index, cert in enumerate(path):
         kind = role(index, cert, len(path))
         aki_ext = extension(cert, x509.AuthorityKeyIdentifier)
-        aki: x509.AuthorityKeyIdentifier | None = aki_ext.value if aki_ext is not None else None  # type: ignore[assignment]
+        aki = aki_ext.value if aki_ext is not None else None
         if kind != "leaf" and _ski(cert) is None:
             yield kind, "no subjectKeyIdentifier"
         if aki is not None and (

@@ -25,7 +25,8 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
-from camscan.rules.webpki import BR, WEBPKI, extension, path_certificates, role
+from camscan.rules.profile_helpers import extension
+from camscan.rules.webpki import BR, WEBPKI, path_certificates, role
 
 ALLOWED = {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
 
@@ -38,7 +39,7 @@ def problems(path: tuple[x509.Certificate, ...]) -> Iterator[tuple[str, str]]:
     for index, cert in enumerate(path):
         kind = role(index, cert, len(path))
         ext = extension(cert, x509.ExtendedKeyUsage)
-        usages = list(ext.value) if ext is not None else None  # type: ignore[call-overload]
+        usages = list(ext.value) if ext is not None else None
         if kind == "leaf":
             if usages is None:
                 yield kind, "no extKeyUsage (serverAuth is required)"

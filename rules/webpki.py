@@ -11,7 +11,7 @@ from cryptography import x509
 
 from camscan.certinfo import is_self_issued
 from camscan.model import AuditContext, Observation
-from camscan.rules.profile_helpers import presented
+from camscan.rules.profile_helpers import extension, presented
 from camscan.rules.trust import chain_verdict
 
 WEBPKI = "webpki"
@@ -29,7 +29,7 @@ def leaf_san(obs: Observation) -> tuple[list[str], list[str]]:
     san = extension(chain[0], x509.SubjectAlternativeName) if chain else None
     if san is None:
         return [], []
-    value: x509.SubjectAlternativeName = san.value  # type: ignore[assignment]
+    value = san.value
     return value.get_values_for_type(x509.DNSName), [
         str(ip) for ip in value.get_values_for_type(x509.IPAddress)
     ]
@@ -42,12 +42,3 @@ def role(index: int, cert: x509.Certificate, length: int) -> str:
     if index == length - 1 and is_self_issued(cert):  # names it cannot decode too
         return "root"
     return "intermediate"
-
-
-def extension(
-    cert: x509.Certificate, kind: type[x509.ExtensionType]
-) -> x509.Extension[x509.ExtensionType] | None:
-    try:
-        return cert.extensions.get_extension_for_class(kind)
-    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
-        return None

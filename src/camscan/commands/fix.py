@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO
 
 from camscan.reports import options as report_options
 from camscan.rules import options as rule_options
 from camscan.scanner import options as scanner_options
+
+if TYPE_CHECKING:
+    from camscan.model import AuditResult, Endpoint
+    from camscan.remediate.model import DevicePlan, Outcome
 
 DRIVERS = ("onvif", "hikvision", "axis", "dahua")
 
@@ -118,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         store = credentials.resolve(args.user, args.credentials)
     sweep = scanner_options.sweep_from_args(args)
 
-    async def scan_and_judge():  # type: ignore[no-untyped-def]
+    async def scan_and_judge() -> AuditResult:
         from camscan.scanner.output import progress_bar
 
         ctx = rule_options.context_from_args(args)
@@ -138,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     )
     out = sys.stderr if args.json == "-" else sys.stdout
     out.write(render.plan_text(plans))
-    outcomes = []
+    outcomes: list[Outcome] = []
     final = audit
     if args.apply and plans:
         assert authority is not None and store is not None
@@ -158,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
             handshake_timeout=sweep.options.handshake_timeout,
         )
 
-        def progress(outcome):  # type: ignore[no-untyped-def]
+        def progress(outcome: Outcome) -> None:
             out.write(f"  {outcome.status.value:<8} {outcome.endpoint}\n")
             out.flush()
 
@@ -170,11 +176,11 @@ def run(args: argparse.Namespace) -> int:
             final = runtime.run(scan_and_judge)
         finally:
             log.close()
-        after: dict[object, set[str]] = {}
+        after: dict[Endpoint, set[str]] = {}
         for finding in final.findings:
             after.setdefault(finding.endpoint, set()).add(finding.rule_id)
         reachable = {obs.endpoint for obs in final.scan.observations}
-        outcomes = judge_outcomes(applied, plans, after, reachable)  # type: ignore[arg-type]
+        outcomes = judge_outcomes(applied, plans, after, reachable)
         out.write(render.outcome_text(outcomes))
         out.write(
             f"findings before: {len(audit.findings)}, after: {len(final.findings)}; audit log: {log.path}\n"
@@ -201,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def _consent(args: argparse.Namespace, plans: list, out) -> bool:  # type: ignore[no-untyped-def, type-arg]
+def _consent(args: argparse.Namespace, plans: Sequence[DevicePlan], out: TextIO) -> bool:
     from camscan.errors import UsageError
 
     automatic = [p for p in plans if p.automatic]
