@@ -19,7 +19,10 @@ from cryptography.exceptions import InvalidSignature
 from camscan.certinfo import (
     cert_der,
     cert_sha256,
+    dsa_tolerated,
+    is_dsa,
     issuer_der,
+    public_key,
     signature_verifies,
     spki_der,
     subject_der,
@@ -69,7 +72,11 @@ class SignatureCache:
             result = "name"
         else:
             try:
-                child.verify_directly_issued_by(parent)
+                if is_dsa(parent):
+                    with dsa_tolerated():
+                        child.verify_directly_issued_by(parent)
+                else:
+                    child.verify_directly_issued_by(parent)
                 result = "ok"
             except InvalidSignature:
                 result = "signature"
@@ -77,10 +84,10 @@ class SignatureCache:
                 # cryptography refuses SHA-1/MD5 signatures and some key types outright; old
                 # device chains use exactly those, so check them with the any-hash verifier.
                 try:
-                    public_key = parent.public_key()
+                    parent_key = public_key(parent)
                 except Exception:
-                    public_key = None
-                verified = public_key is not None and signature_verifies(child, public_key)
+                    parent_key = None
+                verified = parent_key is not None and signature_verifies(child, parent_key)
                 result = "ok" if verified else "unsupported"
         self.results[key] = result
         return result

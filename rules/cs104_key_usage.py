@@ -27,6 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from camscan.certinfo import public_key
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
 from camscan.rules.profile_helpers import cert_ref, extension, leaf_of
 
@@ -55,7 +56,7 @@ def _oid_name(oid: x509.ObjectIdentifier) -> str:
 
 def _is_rsa(cert: x509.Certificate) -> bool:
     try:
-        return isinstance(cert.public_key(), rsa.RSAPublicKey)
+        return isinstance(public_key(cert), rsa.RSAPublicKey)
     except Exception:
         return False
 

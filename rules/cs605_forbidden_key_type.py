@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from camscan.certinfo import public_key
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
 from camscan.rules.webpki import BR, WEBPKI, path_certificates, role
 
@@ -30,7 +31,7 @@ CURVES = {"secp256r1", "secp384r1", "secp521r1"}
 
 def problem(cert: x509.Certificate) -> str | None:
     try:
-        key = cert.public_key()
+        key = public_key(cert)
     except (ValueError, TypeError):
         return "a public key that does not parse"
     if isinstance(key, rsa.RSAPublicKey):

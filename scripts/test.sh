@@ -21,9 +21,11 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# Exactly the versions the suite was last run with (requirements/test.lock, hashes checked), so a
+# release upstream cannot break this command; scripts/test-latest.sh tries the newest releases.
 python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q --require-hashes --no-deps -r requirements/test.lock
+.venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 
 .venv/bin/ruff check .
 ./scripts/typecheck.sh

@@ -12,11 +12,16 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 from camscan import rawnames
@@ -84,9 +89,39 @@ def cert_pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
+# id-dsa (RFC 3279 2.3.2). cryptography 51 deprecates DSA: touching its classes or loading a DSA
+# key warns. A device that serves DSA is something camscan reports, not something the user should
+# see library warnings about, so DSA is recognised by the key's OID and only its key is loaded
+# with that one warning silenced (nothing on the path of the RSA and EC keys every camera has).
+DSA_OID = x509.ObjectIdentifier("1.2.840.10040.4.1")
+
+
+def is_dsa(cert: x509.Certificate) -> bool:
+    try:
+        return cert.public_key_algorithm_oid == DSA_OID
+    except Exception:
+        return False
+
+
+@contextmanager
+def dsa_tolerated() -> Iterator[None]:
+    """cryptography's DSA deprecation silenced, for the DSA keys a device chose."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning, message=".*DSA")
+        yield
+
+
+def public_key(cert: x509.Certificate) -> CertificatePublicKeyTypes:
+    """cert.public_key(), DSA keys included without a deprecation warning."""
+    if not is_dsa(cert):
+        return cert.public_key()
+    with dsa_tolerated():
+        return cert.public_key()
+
+
 @functools.lru_cache(maxsize=_FACTS_CACHE)
 def spki_der(cert: x509.Certificate) -> bytes:
-    return cert.public_key().public_bytes(
+    return public_key(cert).public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
@@ -105,15 +140,16 @@ def spki_sha256(cert: x509.Certificate) -> str:
 def key_description(cert: x509.Certificate) -> tuple[str, int | None]:
     """("RSA", 2048), ("EC", 256), ("Ed25519", 256), or ("unknown", None)."""
     try:
-        key = cert.public_key()
+        key = public_key(cert)
     except Exception:
         return ("unknown", None)
     if isinstance(key, rsa.RSAPublicKey):
         return ("RSA", key.key_size)
     if isinstance(key, ec.EllipticCurvePublicKey):
         return ("EC", key.curve.key_size)
-    if isinstance(key, dsa.DSAPublicKey):
-        return ("DSA", key.key_size)
+    if is_dsa(cert):
+        size = getattr(key, "key_size", None)
+        return ("DSA", size if isinstance(size, int) else None)
     if isinstance(key, ed25519.Ed25519PublicKey):
         return ("Ed25519", 256)
     if isinstance(key, ed448.Ed448PublicKey):
@@ -182,8 +218,11 @@ def is_self_issued(cert: x509.Certificate) -> bool:
         return name_der(cert, "issuer") == name_der(cert, "subject")
 
 
-def signature_verifies(cert: x509.Certificate, public_key: object) -> bool:
-    """Whether `public_key` verifies `cert`'s signature, whatever the hash (SHA-1 and MD5 too).
+_DSA_KEY_NAME = "DSAPublicKey"
+
+
+def signature_verifies(cert: x509.Certificate, key: object) -> bool:
+    """Whether `key` verifies `cert`'s signature, whatever the hash (SHA-1 and MD5 too).
 
     cryptography's verify_directly_issued_by refuses SHA-1/MD5 signatures, which would hide
     exactly the old self-signed device certificates these rules must recognise.
@@ -193,22 +232,24 @@ def signature_verifies(cert: x509.Certificate, public_key: object) -> bool:
     except Exception:
         return False
     try:
-        if isinstance(public_key, rsa.RSAPublicKey):
+        if isinstance(key, rsa.RSAPublicKey):
             params = cert.signature_algorithm_parameters
             pad = params if isinstance(params, padding.PSS | padding.PKCS1v15) else padding.PKCS1v15()
             if algorithm is None:
                 return False
-            public_key.verify(cert.signature, cert.tbs_certificate_bytes, pad, algorithm)
-        elif isinstance(public_key, ec.EllipticCurvePublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, pad, algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
             if algorithm is None:
                 return False
-            public_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
-        elif isinstance(public_key, dsa.DSAPublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
+        elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes)
+        elif _DSA_KEY_NAME == type(key).__name__:
+            # Named, not isinstance: the DSA classes warn on access (see DSA_OID).
             if not isinstance(algorithm, hashes.HashAlgorithm):
                 return False
-            public_key.verify(cert.signature, cert.tbs_certificate_bytes, algorithm)
-        elif isinstance(public_key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-            public_key.verify(cert.signature, cert.tbs_certificate_bytes)
+            with dsa_tolerated():
+                key.verify(cert.signature, cert.tbs_certificate_bytes, algorithm)  # type: ignore[attr-defined]
         else:
             return False
     except Exception:
@@ -221,7 +262,7 @@ def is_self_signed(cert: x509.Certificate) -> bool:
     if not is_self_issued(cert):
         return False
     try:
-        key = cert.public_key()
+        key = public_key(cert)
     except Exception:
         return False
     return signature_verifies(cert, key)

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from camscan import pki
+from camscan import certinfo, pki
 from camscan.model import Severity
 from camscan.rules import (
     cs101_weak_key,
@@ -24,6 +24,7 @@ from camscan.rules import (
     cs403_vendor_default,
 )
 from camscan.rules.profile_helpers import is_self_signed
+from camscan.rules.registry import evaluate
 from tests.rules.profile_support import NOW, context, findings, observation, violations, weak
 
 NB = NOW - dt.timedelta(days=10)
@@ -103,9 +104,18 @@ def test_cs101_small_curve_and_dsa_fail(ca: pki.Issued) -> None:
     p224 = custom_leaf(ca, [], key=ec.generate_private_key(ec.SECP224R1()))
     [v] = violations(cs101_weak_key, observation([p224, ca.cert]))
     assert v.evidence["key_type"] == "EC" and v.evidence["key_bits"] == 224
-    dsa_leaf = custom_leaf(ca, [], key=dsa.generate_private_key(2048))
+    with certinfo.dsa_tolerated():  # only making the key is deprecated; judging it must not warn
+        dsa_key = dsa.generate_private_key(2048)
+    dsa_leaf = custom_leaf(ca, [], key=dsa_key)
     [v] = violations(cs101_weak_key, observation([dsa_leaf, ca.cert]))
-    assert v.evidence["key_type"] == "DSA"
+    assert v.evidence["key_type"] == "DSA" and v.evidence["key_bits"] == 2048
+    # Every rule, and the facts every report shows, read a DSA leaf without a library warning
+    # (the suite turns warnings into errors).
+    result = evaluate([observation([dsa_leaf, ca.cert])], context())
+    assert "CS101" in {f.rule_id for f in result}
+    assert not [f for f in result if f.rule_id == "CS000"]
+    assert certinfo.describe(dsa_leaf)["key_type"] == "DSA"
+    assert certinfo.is_self_signed(dsa_leaf) is False
 
 
 # --- CS102 weak signature hash ------------------------------------------------------------------
@@ -312,3 +322,14 @@ def test_cs403_factory_default_address_self_signed() -> None:
     cert = leaf(None, common_name="192.168.1.64", ips=[])  # example, never contacted: Hikvision default
     [v] = violations(cs403_vendor_default, observation([cert]))
     assert v.evidence["pattern"] == "factory-default-address"
+
+
+def test_dsa_signed_chain_is_built_and_judged_without_warnings() -> None:
+    """An old device CA with a DSA key: the path is built through it, no library warning escapes."""
+    with certinfo.dsa_tolerated():  # making DSA keys and signing with them is what is deprecated
+        root = pki.make_ca("dsa device root", key=dsa.generate_private_key(2048), not_before=NB)
+        device = leaf(root)
+    result = evaluate([observation([device, root.cert])], context())
+    assert not [f for f in result if f.rule_id == "CS000"]
+    assert is_self_signed(root.cert)
+    assert certinfo.key_description(root.cert) == ("DSA", 2048)
