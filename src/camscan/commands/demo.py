@@ -59,7 +59,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fleet", metavar="FILE", help="fleet file (TOML) instead of the built-in fleet")
     parser.add_argument("--size", type=fleet_size(5000), metavar="N",
                         help="scale the fleet to N devices (same mix)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no table; print where reports went")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no tables and no plan: only the summary and the files written")
     parser.add_argument("--no-legacy-probe", dest="legacy_probe", action="store_false",
                         help="skip the TLS 1.0/1.1 probe")
     parser.add_argument("--no-fix", action="store_true",
