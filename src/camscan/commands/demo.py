@@ -260,7 +260,9 @@ def _finish(done: _Run, args: argparse.Namespace, out: Path) -> int:
             written.append(str(out / "rescan.json"))
             write_json(fix.loop.after, written[-1])
     matched = sum(1 for c in done.checks if c[4])
-    print(f"\ncamscan demo: scanned {done.count} simulated cameras in {done.scan_seconds:.1f} s: "
+    if not args.quiet:
+        print()
+    print(f"camscan demo: scanned {done.count} simulated cameras in {done.scan_seconds:.1f} s: "
           f"{plural(len(audit.findings), 'finding')}; {matched}/{len(done.checks)} "
           "devices showed what their scenario plants")
     if fix is not None:
