@@ -45,7 +45,8 @@ RULE = Rule(
     id="CS111",
     title="Self-signed leaf certificate",
     severity=Severity.WARNING,
-    citation="RFC 5280 6.1; seed 001 (Solutions 2 and 3); Milestone XProtect certificates guide",
+    citation="RFC 5280 6.1; the vendor HTTPS guide (Solutions 2 and 3); "
+    "Milestone XProtect certificates guide",
     rationale="A self-signed certificate can only be pinned or clicked through, which trains users "
     "to accept an attacker's certificate.",
     remediation="Issue the device a certificate from your site CA or a public CA and trust the CA "

@@ -56,7 +56,7 @@ RULE = Rule(
     id="CS402",
     title="Identical certificate on several devices",
     severity=Severity.WARNING,
-    citation="seed 001 (Q3/A3, Q4); RFC 6125 6.4",
+    citation="the vendor HTTPS guide (Q3/A3, Q4); RFC 6125 6.4",
     rationale="A copied certificate cannot name each device and spreads one key over the fleet.",
     remediation="Give each device its own certificate from its own key: CSR on the device, signed "
     "by your CA, uploaded.",

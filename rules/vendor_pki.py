@@ -69,7 +69,7 @@ VENDOR_DEFAULTS: tuple[VendorDefault, ...] = (
         where="issuer",
         attributes={"CN": r"Product Root CA", "O": r"Dahua ?Tech(nology)?"},
         severity=Severity.WARNING,
-        source=f"{SOURCE} (Zeek ssl.log samples); seed 001 Q1",
+        source=f"{SOURCE} (Zeek ssl.log samples); the vendor HTTPS guide Q1",
         built_in_ca=True,
     ),
     VendorDefault(
