@@ -64,8 +64,8 @@ def render_table(entries: list[dict[str, str]], columns: int) -> str:
     text_width = max(columns - len(lead), 20)
     lines = [f"{'ID':<6} {'SEVERITY':<8} TITLE / citation"]
     for e in entries:
-        title = textwrap.wrap(e["title"], text_width) or [""]
+        title = textwrap.wrap(e["title"], text_width, break_on_hyphens=False) or [""]
         lines.append(f"{e['id']:<6} {e['severity']:<8} {title[0]}")
         lines += [lead + more for more in title[1:]]
-        lines += [lead + part for part in textwrap.wrap(e["citation"], text_width)]
+        lines += [lead + part for part in textwrap.wrap(e["citation"], text_width, break_on_hyphens=False)]
     return "\n".join(lines) + "\n"
