@@ -14,13 +14,23 @@ from pathlib import Path
 import jsonschema
 
 from camscan.reports.json_report import load_schema
+from tests.support.lab_thread import random_block
 
 CAMSCAN = [sys.executable, "-m", "camscan"]
 LAB_PASSWORD = "camscan-lab"  # the simulated devices' documented password
 
 
-def _demo(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CAMSCAN, "demo", *args], capture_output=True, text=True, timeout=180)
+def _demo(*args: str, fleet_dir: Path) -> subprocess.CompletedProcess[str]:
+    """`camscan demo` on the built-in fleet moved to a random /24 of its own, so that demos and
+    labs run at the same time on one machine (other test runs) do not compete for addresses."""
+    text = resources.files("camscan.lab.fleets").joinpath("default.toml").read_text("utf-8")
+    block = random_block(91)
+    assert 'block = "127.77.0.0/16"' in text
+    fleet = fleet_dir / "fleet.toml"
+    fleet.write_text(text.replace('block = "127.77.0.0/16"', f'block = "{block}"'), encoding="utf-8")
+    return subprocess.run(
+        [*CAMSCAN, "demo", "--fleet", str(fleet), *args], capture_output=True, text=True, timeout=180
+    )
 
 
 def _rules(report: dict[str, object]) -> Counter[str]:
@@ -30,7 +40,8 @@ def _rules(report: dict[str, object]) -> Counter[str]:
 
 
 def test_demo_fixes_the_lab_and_rescans(tmp_path: Path) -> None:
-    done = _demo("--out", str(tmp_path))
+    done = _demo("--out", str(tmp_path / "out"), fleet_dir=tmp_path)
+    tmp_path = tmp_path / "out"
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     out = done.stdout
@@ -81,10 +92,40 @@ def test_demo_fixes_the_lab_and_rescans(tmp_path: Path) -> None:
 
 
 def test_demo_no_fix_stops_after_the_scan(tmp_path: Path) -> None:
-    done = _demo("--out", str(tmp_path), "--no-fix", "--size", "8", "--no-legacy-probe")
+    out = str(tmp_path / "out")
+    done = _demo("--out", out, "--no-fix", "--size", "8", "--no-legacy-probe", fleet_dir=tmp_path)
+    tmp_path = tmp_path / "out"
     assert done.returncode == 0, done.stderr
     assert "fix plan" not in done.stdout and "findings before" not in done.stdout
     assert re.search(r"scanned 8 simulated cameras in [\d.]+ s: \d+ findings", done.stdout), done.stdout
     assert (tmp_path / "report.json").exists()
     for absent in ("fix.json", "rescan.json", "site-ca"):
         assert not (tmp_path / absent).exists(), absent
+
+
+def test_demo_refuses_an_out_where_its_site_ca_cannot_go(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "site-ca").write_text("not a directory")
+    done = _demo("--out", str(out), "-q", fleet_dir=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("camscan: error: --out: cannot make the demo's site CA")
+    assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["site-ca"]  # nothing else written
+
+
+def _skeleton(line: str) -> str:
+    """A line of demo output with what changes between runs (numbers, times, paths) abstracted."""
+    line = re.sub(r"/\S+", "PATH", line.rstrip())
+    return re.sub(r"\d+(\.\d+)?", "N", line)
+
+
+def test_readme_tour_quotes_what_demo_prints(tmp_path: Path) -> None:
+    """The README's tour shows `camscan demo -q` output: the same lines, numbers aside."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("$ camscan demo -q --out /tmp/tour\n", 1)[1].split("```", 1)[0]
+    done = _demo("-q", "--out", str(tmp_path / "out"), fleet_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [_skeleton(line) for line in block.splitlines()] == [
+        _skeleton(line) for line in done.stdout.splitlines()
+    ]

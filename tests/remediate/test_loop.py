@@ -27,7 +27,7 @@ PASSWORD = "Loop-Pw-41d2"
 
 async def test_outcomes_come_from_the_rescan_and_silence_is_not_clean(tmp_path: Path) -> None:
     fleet = Fleet(
-        LabSettings(block=random_block(98), https_port=0, http_port=None, password=PASSWORD,
+        LabSettings(block=random_block(92), https_port=0, http_port=None, password=PASSWORD,
                     reboot_downtime=0.2, ws_discovery=False),
         (DeviceSpec("hikvision", "expired", name="fine"), DeviceSpec("axis", "expired", name="gone")),
     )

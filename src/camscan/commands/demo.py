@@ -84,6 +84,7 @@ def _scenario_check(lab: Any, audit: Any) -> list[tuple[str, str, str, str, bool
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
     import tempfile
     import time
     from pathlib import Path
@@ -100,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--out {str(out)!r}: {exc.strerror}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {str(out)!r}: not writable")
     fleet = load_fleet(args.fleet) if args.fleet else default_fleet()
     for fmt, filename in DEFAULT_REPORTS.items():
         if getattr(args, fmt) is None:
@@ -174,11 +177,16 @@ class _Fix:
 
 def _site_ca(directory: Path) -> LocalCA:
     """The site CA the demo's fixes come from: made on the first run, reused with the same --out."""
+    from camscan.errors import UsageError
     from camscan.remediate.ca import LocalCA
 
-    if (directory / "ca.pem").exists() or (directory / "ca.key").exists():
-        return LocalCA.load(directory)
-    return LocalCA.init(directory, common_name="camscan demo site CA")
+    try:
+        if (directory / "ca.pem").exists() or (directory / "ca.key").exists():
+            return LocalCA.load(directory)
+        return LocalCA.init(directory, common_name="camscan demo site CA")
+    except OSError as exc:
+        raise UsageError(f"--out: cannot make the demo's site CA in {str(directory)!r}: "
+                         f"{exc.strerror or exc}") from None
 
 
 async def _fix_loop(audit: AuditResult, authority: LocalCA, lab: LabSettings, sweep: SweepOptions,
