@@ -39,7 +39,7 @@ MAX_DEVICES = 65000
 
 _LAB_KEYS = {"block", "https_port", "http_port", "username", "password", "reboot_downtime", "ws_discovery"}
 _DEVICE_KEYS = {"personality", "scenario", "count", "model", "firmware", "key", "name",
-                "isapi_namespace", "axis_cert_api", "clock_offset"}
+                "isapi_namespace", "axis_cert_api", "clock_offset", "onvif_security"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,7 @@ class DeviceSpec:
     key: str = "ec-p256"
     isapi_namespace: str = "isapi.org"
     axis_cert_api: str = "v1"
+    onvif_security: str = "current"  # ONVIF Advanced Security: "current" or "1.0.2"
     clock_offset: float | None = None  # seconds the device clock is off (default: the scenario's)
     group: str = ""  # fleet entry it came from (devices of one entry share uploads)
 
@@ -183,6 +184,8 @@ def parse_fleet(text: str, source: str = "<fleet>") -> Fleet:
                                     ISAPI_NAMESPACES),
             axis_cert_api=_choice(where, "axis_cert_api", entry.get("axis_cert_api", "v1"), ("v1", "v1beta")),
             clock_offset=_offset(where, entry.get("clock_offset")),
+            onvif_security=_choice(where, "onvif_security", entry.get("onvif_security", "current"),
+                                   ("current", "1.0.2")),
             group=f"entry{n}",
         )
         specs.extend([spec] * count)
