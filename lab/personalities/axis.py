@@ -280,7 +280,8 @@ def rest_cert(device: Device, request: Request) -> Response:
 
 
 def _fault(code: str, reason: str, subcode: str = "") -> Response:
-    sub = f"<s:Subcode><s:Value>{subcode}</s:Value></s:Subcode>" if subcode else ""
+    declare = ' xmlns:aweb="http://www.axis.com/vapix/ws/webserver"' if subcode.startswith("aweb:") else ""
+    sub = f"<s:Subcode><s:Value{declare}>{subcode}</s:Value></s:Subcode>" if subcode else ""
     return Response.xml(envelope(f"<s:Fault><s:Code><s:Value>s:{code}</s:Value>{sub}</s:Code>"
                                  f'<s:Reason><s:Text xml:lang="en">{escape(reason)}</s:Text></s:Reason>'
                                  "</s:Fault>"), 500 if code == "Receiver" else 400, content_type=CONTENT_TYPE)

@@ -172,8 +172,9 @@ async def upload_certificate(device: Device, op: Element) -> Response:
         raise Fault("Receiver", ("ter:Action", "ter:NoMatchingPrivateKey"), "no key pair matches")
     cert_id = store.new_id("Cert")
     store.certificates[cert_id] = cert
+    # A certificate without its private key here still gets a key entry (its public key).
     return soap(f"<tas:UploadCertificateResponse>{el('tas:CertificateID', cert_id)}"
-                f"{el('tas:KeyID', key_id or '')}</tas:UploadCertificateResponse>")
+                f"{el('tas:KeyID', key_id or store.new_id('PublicKey'))}</tas:UploadCertificateResponse>")
 
 
 async def upload_pkcs12(device: Device, op: Element) -> Response:
