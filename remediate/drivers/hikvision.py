@@ -21,6 +21,7 @@ steps otherwise.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from xml.etree.ElementTree import Element
@@ -65,6 +66,13 @@ class HikvisionDriver(OnvifDriver):
                 raise DriverError(kind, f"{method} {path}: statusCode {code} ({sub})"[:200])
             return None
         return root
+
+    async def time_settings(self) -> DeviceTime:
+        """ONVIF's reading, with the mode as ISAPI reports it (timeMode NTP or manual)."""
+        onvif = await super().time_settings()
+        current = await self._isapi("GET", TIME_PATH)
+        mode = text(current, "timeMode") if current is not None else ""
+        return dataclasses.replace(onvif, mode="NTP" if mode == "NTP" else "Manual")
 
     async def _put_time(self, mode: str, moment: dt.datetime) -> None:
         current = await self._isapi("GET", TIME_PATH)

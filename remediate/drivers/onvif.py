@@ -178,9 +178,7 @@ class OnvifDriver(Driver):
 
     async def set_clock(self, moment: dt.datetime, ntp_server: str | None = None) -> str:
         """Correct the clock without changing the device's configuration; returns what was done."""
-        await self.device_clock()
-        assert self.time is not None
-        before = self.time
+        before = await self.time_settings()
         if before.mode == "NTP" and ntp_server:
             await self.call(f"<tds:SetNTP><tds:FromDHCP>false</tds:FromDHCP>"
                             f"<tds:NTPManual>{ntp_host(ntp_server)}</tds:NTPManual></tds:SetNTP>")
@@ -194,6 +192,12 @@ class OnvifDriver(Driver):
             await self.restore_ntp(before)
             return "set once; NTP mode and zone kept"
         return "set (manual time, as before; zone kept)"
+
+    async def time_settings(self) -> DeviceTime:
+        """The device's time settings as its own API reports them (ONVIF here)."""
+        await self.device_clock()
+        assert self.time is not None
+        return self.time
 
     async def set_time_once(self, moment: dt.datetime, before: DeviceTime) -> None:
         await self.call(

@@ -5,6 +5,7 @@ device's names, and Hikvision certificates through ONVIF with a rollback."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 
 import pytest
@@ -134,3 +135,33 @@ async def test_hikvision_installs_through_onvif_and_rolls_back(lab: Lab) -> None
             assert device.served().leaf == one
     finally:
         await session.aclose()
+
+
+async def test_hikvision_sets_its_clock_in_its_own_namespace_zone_and_mode(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    device = lab.device("hik")  # older firmware: answers in the hikvision.com namespace
+    device.clock.offset = -3 * 3600.0
+    seen: list[bytes] = []
+    original = Device.dispatch
+
+    async def spy(self: Device, request: object) -> object:
+        if getattr(request, "path", "") == "/ISAPI/System/time" and getattr(request, "method", "") == "PUT":
+            seen.append(getattr(request, "body", b""))
+        return await original(self, request)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Device, "dispatch", spy)
+    before = (device.time.mode, device.time.tz)
+    driver, session = _driver(device, "hikvision")
+    try:
+        with trio.fail_after(30):
+            done = await driver.set_clock(dt.datetime.now(dt.UTC))
+    finally:
+        await session.aclose()
+    assert "NTP mode and zone kept" in done
+    assert (device.time.mode, device.time.tz) == before
+    assert abs((device.clock.now() - dt.datetime.now(dt.UTC)).total_seconds()) < 30
+    assert len(seen) == 2  # manual once, then NTP back
+    for body in seen:
+        assert b'xmlns="http://www.hikvision.com/ver20/XMLSchema"' in body
+        assert b"<timeZone>CST-8:00:00</timeZone>" in body and b"+08:00</localTime>" in body
