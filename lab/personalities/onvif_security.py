@@ -36,6 +36,8 @@ SAN_OID = "2.5.29.17"
 ECDSA_SHA256 = "1.2.840.10045.4.3.2"
 RSA_SHA256 = "1.2.840.113549.1.1.11"
 SIGNATURES = {"ec": ECDSA_SHA256, "rsa": RSA_SHA256}
+# DER of the OID pbeWithSHAAnd3-KeyTripleDES-CBC (1.2.840.113549.1.12.1.3, RFC 7292 appendix C).
+PBE_3DES = bytes.fromhex("060a2a864886f70d010c0103")
 
 # --- certificates: legacy device service ----------------------------------------------------
 
@@ -184,6 +186,9 @@ async def upload_pkcs12(device: Device, op: Element) -> Response:
         key, cert, extra = pkcs12.load_key_and_certificates(data, passphrase)
     except ValueError:
         raise Fault("Sender", ("ter:InvalidArgVal", "ter:BadPKCS12File"), "cannot read the PKCS#12") from None
+    if PBE_3DES in data and "3DES" not in KEYSTORE_CAPABILITIES[device.settings.onvif_security][0]:
+        # It lists PBKDF2 with AES only (the ONVIF Security Baseline): a 3DES PFX is not readable.
+        raise Fault("Sender", ("ter:InvalidArgVal", "ter:BadPKCS12File"), "unsupported PKCS#12 encryption")
     if key is None or cert is None:
         raise Fault("Sender", ("ter:InvalidArgVal", "ter:BadPKCS12File"),
                     "PKCS#12 lacks a key or certificate")

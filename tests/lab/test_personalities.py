@@ -629,3 +629,18 @@ async def test_onvif_advanced_security_flavours(tmp_path: object) -> None:
                         assert store.get("KeyPairGeneration") == "RSA ECC" and store.get("PKCS12") == "true"
                         assert ecc.status_code == 200
                         assert pfx.status_code == 500 and "BadPKCS12File" in pfx.text
+                        # PBKDF2/AES is what it lists: a 3DES-encrypted PFX is refused.
+                        leaf = pki.make_leaf(None, common_name=device.ip, ips=[device.ip])
+                        legacy = (
+                            pki.serialization.PrivateFormat.PKCS12.encryption_builder()
+                            .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC)
+                            .build(b"pw")
+                        )
+                        data = pkcs12.serialize_key_and_certificates(b"c", leaf.key, leaf.cert, None, legacy)  # type: ignore[arg-type]
+                        old_pfx = await _onvif(
+                            http,
+                            "<tas:UploadCertificateWithPrivateKeyInPKCS12><tas:CertWithPrivateKey>"
+                            f"{base64.b64encode(data).decode()}</tas:CertWithPrivateKey>"
+                            "<tas:Passphrase>pw</tas:Passphrase></tas:UploadCertificateWithPrivateKeyInPKCS12>",
+                        )
+                        assert old_pfx.status_code == 500 and "unsupported PKCS#12 encryption" in old_pfx.text

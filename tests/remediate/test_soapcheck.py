@@ -59,3 +59,29 @@ def test_faults_must_be_soap_1_2_faults() -> None:
     assert check(wrapped.encode(), "current", "answer", "t", Tally()) == []
     bad = wrapped.replace("s:Sender", "s:Maybe").replace(' xml:lang="en"', "")
     assert len(check(bad.encode(), "current", "answer", "t", Tally())) >= 2
+
+
+def test_the_pkcs12_encryption_follows_what_the_device_lists() -> None:
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    from camscan import pki
+    from camscan.remediate.drivers.advsec import KeystoreCapabilities
+
+    issued = pki.make_leaf(None, common_name="cam", ips=["192.0.2.7"])
+    three_des = bytes.fromhex("060a2a864886f70d010c0103")  # pbeWithSHAAnd3-KeyTripleDES-CBC
+    pbes2 = bytes.fromhex("06092a864886f70d01050d")  # PBES2
+    for listed, want, other in (
+        (("PBKDF2", "AES-128-CBC", "AES-256-CBC"), pbes2, three_des),
+        (("PBKDF2", "AES-128-CBC"), three_des, pbes2),
+        ((), three_des, pbes2),
+    ):
+        caps = KeystoreCapabilities(pkcs12=True, pbe=listed)
+        pfx = pkcs12.serialize_key_and_certificates(
+            b"x",
+            issued.key,
+            issued.cert,
+            None,
+            caps.pkcs12_encryption(b"pw"),  # type: ignore[arg-type]
+        )
+        assert want in pfx and other not in pfx, listed
+        assert pkcs12.load_key_and_certificates(pfx, b"pw")[1] == issued.cert
