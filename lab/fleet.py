@@ -15,7 +15,8 @@
     count = 6
     model = "DS-2CD2143G2-I"       # optional; also firmware, key, name (count = 1),
                                    # isapi_namespace (hikvision.com | isapi.org), axis_cert_api (v1 | v1beta),
-                                   # clock_offset (seconds the device clock is off)
+                                   # clock_offset (seconds the device clock is off),
+                                   # onvif_security (current | 1.0.2: its ONVIF Advanced Security)
 """
 
 from __future__ import annotations
