@@ -57,7 +57,7 @@ class DeviceSettings:
     reboot_downtime: float = 2.0
     isapi_namespace: str = "http://www.isapi.org/ver20/XMLSchema"
     axis_cert_api: str = "v1"  # "v1" or "v1beta" (AXIS OS 11.6-11.10)
-    onvif_security: str = "current"  # Advanced Security flavour: "current" or "1.0.2"
+    onvif_security: str = "current"  # Advanced Security: "current", "1.0.2" or "none"
     clock_offset: float | None = None  # seconds; None: the scenario's
     ws_discovery: bool = True  # answer unicast WS-Discovery probes on <ip>:3702/udp
 

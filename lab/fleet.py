@@ -16,7 +16,7 @@
     model = "DS-2CD2143G2-I"       # optional; also firmware, key, name (count = 1),
                                    # isapi_namespace (hikvision.com | isapi.org), axis_cert_api (v1 | v1beta),
                                    # clock_offset (seconds the device clock is off),
-                                   # onvif_security (current | 1.0.2: its ONVIF Advanced Security)
+                                   # onvif_security (current | 1.0.2 | none: its ONVIF Advanced Security)
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class DeviceSpec:
     key: str = "ec-p256"
     isapi_namespace: str = "isapi.org"
     axis_cert_api: str = "v1"
-    onvif_security: str = "current"  # ONVIF Advanced Security: "current" or "1.0.2"
+    onvif_security: str = "current"  # ONVIF Advanced Security: "current", "1.0.2" or "none"
     clock_offset: float | None = None  # seconds the device clock is off (default: the scenario's)
     group: str = ""  # fleet entry it came from (devices of one entry share uploads)
 
@@ -186,7 +186,7 @@ def parse_fleet(text: str, source: str = "<fleet>") -> Fleet:
             axis_cert_api=_choice(where, "axis_cert_api", entry.get("axis_cert_api", "v1"), ("v1", "v1beta")),
             clock_offset=_offset(where, entry.get("clock_offset")),
             onvif_security=_choice(where, "onvif_security", entry.get("onvif_security", "current"),
-                                   ("current", "1.0.2")),
+                                   ("current", "1.0.2", "none")),
             group=f"entry{n}",
         )
         specs.extend([spec] * count)

@@ -208,7 +208,8 @@ async def apply_one(
             else "device unchanged"
         )
         log("failed", exc.kind, detail=str(exc))
-        return outcome(Status.FAILED, f"{exc} ({state})")
+        manual = "; the plan's manual steps apply" if exc.kind == "unsupported" else ""
+        return outcome(Status.FAILED, f"{exc} ({state}){manual}")
     except CamscanError as exc:  # the site CA refused the device's CSR: nothing was installed
         log("failed", "refused", detail=str(exc))
         return outcome(Status.FAILED, f"{exc} (device unchanged)")

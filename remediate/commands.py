@@ -78,6 +78,12 @@ WEB_INSTALL = {
 }
 
 
+WEB_ANY = (
+    "if the device takes no certificate through its API (no ONVIF Advanced Security): import "
+    "{stem}.crt with {stem}.key in its web page (HTTPS / certificate settings) and select it for HTTPS"
+)
+
+
 def reissue_openssl(ctx: Context) -> tuple[str, ...]:
     cn = ctx.dns[0] if ctx.dns else ctx.ips[0]
     stem, ca = q(ctx.stem), q(ctx.ca_dir)
@@ -91,7 +97,7 @@ def reissue_openssl(ctx: Context) -> tuple[str, ...]:
         f"openssl x509 -req -in {stem}.csr -CA {ca}/ca.pem -CAkey {ca}/ca.key -CAcreateserial "
         f"-out {stem}.crt -days 397 -sha256 -extfile <(printf {q(ext)})",
         f"openssl x509 -in {stem}.crt -outform DER -out {stem}.der  # for devices that take DER only",
-        *([WEB_INSTALL[ctx.driver].format(stem=stem)] if ctx.driver in WEB_INSTALL else []),
+        *([] if ctx.driver == "axis" else [WEB_INSTALL.get(ctx.driver or "", WEB_ANY).format(stem=stem)]),
     )
 
 

@@ -157,6 +157,8 @@ async def get_services(device: Device, op: Element) -> Response:
     base = f"https://{device.ip}:{device.https_port}"
     security_minor = 0 if device.settings.onvif_security == "1.0.2" else 3
     services = [(TDS, "/onvif/device_service", 2, 6), (TAS, "/onvif/security", 1, security_minor)]
+    if device.settings.onvif_security == "none":
+        services = services[:1]
     body = "".join(
         f"<tds:Service>{el('tds:Namespace', ns)}{el('tds:XAddr', base + path)}"
         f"<tds:Version><tt:Major>{major}</tt:Major><tt:Minor>{minor}</tt:Minor></tds:Version></tds:Service>"

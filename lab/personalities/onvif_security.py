@@ -1,7 +1,8 @@
 """ONVIF certificate operations of the lab: the legacy device service (tds GetPkcs10Request,
 LoadCertificates, LoadCertificateWithPrivateKey) and Advanced Security (advancedsecurity.wsdl).
 
-Advanced Security comes in two flavours (DeviceSettings.onvif_security), as on real cameras:
+Advanced Security comes in two flavours (DeviceSettings.onvif_security; "none" turns the
+service off), as on real cameras:
 "current" (the onvif/specs WSDL: RSA and ECC key generation, PKCS#12 upload, PBKDF2/AES) and
 "1.0.2" (the 2013-2014 WSDL many units still run: RSA key generation only, no
 CreateECCKeyPair, no UploadCertificateWithPrivateKeyInPKCS12; those answer
@@ -285,8 +286,12 @@ CURRENT_ONLY = {"CreateECCKeyPair", "UploadCertificateWithPrivateKeyInPKCS12"}
 
 
 def current_only(device: Device, ns: str, name: str) -> bool:
-    """An operation this device's Advanced Security version does not have."""
-    return ns == TAS and name in CURRENT_ONLY and device.settings.onvif_security == "1.0.2"
+    """An operation this device's Advanced Security version does not have (with "none", the
+    device has no Advanced Security service at all, as many Hikvision and Dahua units)."""
+    flavour = device.settings.onvif_security
+    if ns == TAS:
+        return flavour == "none" or (flavour == "1.0.2" and name in CURRENT_ONLY)
+    return False
 
 
 SECURITY_OPERATIONS: dict[tuple[str, str], Op] = {
