@@ -69,17 +69,18 @@ def reissue_commands(ctx: Context) -> tuple[str, ...]:
 
 # Where the vendor publishes no body for its own certificate import, the device's web page is the
 # documented way (camscan installs through ONVIF Advanced Security when the device offers it).
+# Shell comments: every line of the by-hand list runs as printed.
 WEB_INSTALL = {
-    "hikvision": "if the device has no ONVIF Advanced Security: web page > Configuration > Network > "
+    "hikvision": "# if the device has no ONVIF Advanced Security: web page > Configuration > Network > "
     "Advanced Settings > HTTPS (Certificate Management): import {stem}.crt with {stem}.key (or the "
     "signed CSR), then select it for HTTPS; keep the previous certificate to select it back",
-    "dahua": "if the device has no ONVIF Advanced Security: web page > Setting > Network > HTTPS "
+    "dahua": "# if the device has no ONVIF Advanced Security: web page > Setting > Network > HTTPS "
     "(Certificate Management): import {stem}.crt with {stem}.key and enable it for HTTPS",
 }
 
 
 WEB_ANY = (
-    "if the device takes no certificate through its API (no ONVIF Advanced Security): import "
+    "# if the device takes no certificate through its API (no ONVIF Advanced Security): import "
     "{stem}.crt with {stem}.key in its web page (HTTPS / certificate settings) and select it for HTTPS"
 )
 
