@@ -109,3 +109,32 @@ def substitute(
         raise ValueError("only RSA and EC issuers can re-sign")
     der = _encode(0x30, tbs + alg_id + _encode(0x03, b"\x00" + signature))
     return x509.load_der_x509_certificate(der)
+
+
+def general_names(der: bytes) -> tuple[list[str], list[str]]:
+    """(IP addresses, DNS names) of a DER GeneralNames (RFC 5280 4.2.1.6: the value of a
+    subjectAltName extension); other name forms are skipped. ValueError if it is not one."""
+    import ipaddress
+
+    if len(der) < 2 or der[0] != 0x30:
+        raise ValueError("not a SEQUENCE")
+    start, end = _read_tlv(der, 0)
+    if end != len(der):
+        raise ValueError("trailing bytes")
+    ips: list[str] = []
+    dns: list[str] = []
+    pos = start
+    while pos < end:
+        tag = der[pos]
+        value_start, value_end = _read_tlv(der, pos)
+        if value_end > end:
+            raise ValueError("truncated")
+        value = der[value_start:value_end]
+        if tag == 0x82:  # [2] dNSName, IA5String
+            dns.append(value.decode("ascii"))
+        elif tag == 0x87:  # [7] iPAddress, 4 or 16 octets
+            if len(value) not in (4, 16):
+                raise ValueError("bad iPAddress length")
+            ips.append(str(ipaddress.ip_address(value)))
+        pos = value_end
+    return ips, dns

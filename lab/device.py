@@ -30,6 +30,8 @@ from camscan.lab.firmware import DeviceClock, Firmware
 from camscan.lab.httpserver import Request, Response, http_date, serve_http
 from camscan.lab.identity import Identity
 from camscan.lab.scenarios import Scenario
+from camscan.lab.timesettings import TimeSettings
+from camscan.lab.timesettings import default_time as initial_time
 from camscan.model import Endpoint
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ class DeviceSettings:
     reboot_downtime: float = 2.0
     isapi_namespace: str = "http://www.isapi.org/ver20/XMLSchema"
     axis_cert_api: str = "v1"  # "v1" or "v1beta" (AXIS OS 11.6-11.10)
+    onvif_security: str = "current"  # Advanced Security: "current", "1.0.2" or "none"
     clock_offset: float | None = None  # seconds; None: the scenario's
     ws_discovery: bool = True  # answer unicast WS-Discovery probes on <ip>:3702/udp
 
@@ -72,6 +75,7 @@ class Device:
         self.https_port = settings.https_port
         self.http_port = settings.http_port
         self.clock = DeviceClock(self.default_clock_offset)
+        self.time = self.default_time()
         self.auth = DigestAuth(settings.username, settings.password, personality.realm(identity))
         self.online = False
         self.boot_count = 0
@@ -94,6 +98,15 @@ class Device:
         """How far off the clock is after a factory reset (the fleet's setting or the scenario's)."""
         offset = self.settings.clock_offset
         return self.scenario.clock_offset if offset is None else offset
+
+    def default_time(self) -> TimeSettings:
+        return initial_time(self.personality.name, clock_wrong=self.default_clock_offset != 0,
+                            rtc_lost=self.scenario.clock_1970)
+
+    def sync_ntp(self) -> None:
+        """What a device on a reachable NTP server does soon after: its clock is right."""
+        if self.time.ntp_works:
+            self.clock.offset = 0.0
 
     @property
     def endpoint(self) -> Endpoint:
@@ -252,6 +265,7 @@ class Device:
         self.firmware.factory_reset()
         self.personality_state.clear()
         self.clock.offset = self.default_clock_offset
+        self.time = self.default_time()
         await self.reboot(downtime)
 
     def set_clock(self, moment: dt.datetime) -> None:

@@ -15,7 +15,8 @@
     count = 6
     model = "DS-2CD2143G2-I"       # optional; also firmware, key, name (count = 1),
                                    # isapi_namespace (hikvision.com | isapi.org), axis_cert_api (v1 | v1beta),
-                                   # clock_offset (seconds the device clock is off)
+                                   # clock_offset (seconds the device clock is off),
+                                   # onvif_security (current | 1.0.2 | none: its ONVIF Advanced Security)
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ MAX_DEVICES = 65000
 
 _LAB_KEYS = {"block", "https_port", "http_port", "username", "password", "reboot_downtime", "ws_discovery"}
 _DEVICE_KEYS = {"personality", "scenario", "count", "model", "firmware", "key", "name",
-                "isapi_namespace", "axis_cert_api", "clock_offset"}
+                "isapi_namespace", "axis_cert_api", "clock_offset", "onvif_security"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class DeviceSpec:
     key: str = "ec-p256"
     isapi_namespace: str = "isapi.org"
     axis_cert_api: str = "v1"
+    onvif_security: str = "current"  # ONVIF Advanced Security: "current", "1.0.2" or "none"
     clock_offset: float | None = None  # seconds the device clock is off (default: the scenario's)
     group: str = ""  # fleet entry it came from (devices of one entry share uploads)
 
@@ -183,6 +185,8 @@ def parse_fleet(text: str, source: str = "<fleet>") -> Fleet:
                                     ISAPI_NAMESPACES),
             axis_cert_api=_choice(where, "axis_cert_api", entry.get("axis_cert_api", "v1"), ("v1", "v1beta")),
             clock_offset=_offset(where, entry.get("clock_offset")),
+            onvif_security=_choice(where, "onvif_security", entry.get("onvif_security", "current"),
+                                   ("current", "1.0.2", "none")),
             group=f"entry{n}",
         )
         specs.extend([spec] * count)

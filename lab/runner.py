@@ -88,7 +88,8 @@ class Lab:
         settings = DeviceSettings(
             username=s.username, password=s.password, https_port=s.https_port, http_port=s.http_port,
             reboot_downtime=s.reboot_downtime, isapi_namespace=ISAPI_NAMESPACES[spec.isapi_namespace],
-            axis_cert_api=spec.axis_cert_api, clock_offset=spec.clock_offset,
+            axis_cert_api=spec.axis_cert_api, onvif_security=spec.onvif_security,
+            clock_offset=spec.clock_offset,
             ws_discovery=s.ws_discovery)
         name = spec.name or f"{spec.personality}-{index + 1:04d}"
         return Device(name, identity, scenario, firmware, self.pool.allocate(), settings,

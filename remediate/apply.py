@@ -46,6 +46,7 @@ class ApplyOptions:
     stop_on_failure: bool = False
     connect_timeout: float = 3.0
     handshake_timeout: float = 5.0
+    ntp_server: str | None = None  # --ntp-server: where a device on NTP with a wrong clock points it
 
 
 @dataclass
@@ -167,10 +168,10 @@ async def apply_one(
             if not step.automatic:
                 continue
             if step.action == Action.SET_CLOCK:
-                await driver.set_clock(dt.datetime.now(dt.UTC))
+                done = await driver.set_clock(dt.datetime.now(dt.UTC), ntp_server=options.ntp_server)
                 progress.actions.append("set-clock")
                 progress.changed = True
-                log("set-clock", "ok")
+                log("set-clock", "ok", detail=done)
             elif step.action == Action.REISSUE:
                 new_leaf = await _reissue(driver, plan, ca, session, progress, log)
 
@@ -207,7 +208,8 @@ async def apply_one(
             else "device unchanged"
         )
         log("failed", exc.kind, detail=str(exc))
-        return outcome(Status.FAILED, f"{exc} ({state})")
+        manual = "; the plan's manual steps apply" if exc.kind == "unsupported" else ""
+        return outcome(Status.FAILED, f"{exc} ({state}){manual}")
     except CamscanError as exc:  # the site CA refused the device's CSR: nothing was installed
         log("failed", "refused", detail=str(exc))
         return outcome(Status.FAILED, f"{exc} (device unchanged)")

@@ -67,6 +67,24 @@ def reissue_commands(ctx: Context) -> tuple[str, ...]:
     )
 
 
+# Where the vendor publishes no body for its own certificate import, the device's web page is the
+# documented way (camscan installs through ONVIF Advanced Security when the device offers it).
+# Shell comments: every line of the by-hand list runs as printed.
+WEB_INSTALL = {
+    "hikvision": "# if the device has no ONVIF Advanced Security: web page > Configuration > Network > "
+    "Advanced Settings > HTTPS (Certificate Management): import {stem}.crt with {stem}.key (or the "
+    "signed CSR), then select it for HTTPS; keep the previous certificate to select it back",
+    "dahua": "# if the device has no ONVIF Advanced Security: web page > Setting > Network > HTTPS "
+    "(Certificate Management): import {stem}.crt with {stem}.key and enable it for HTTPS",
+}
+
+
+WEB_ANY = (
+    "# if the device takes no certificate through its API (no ONVIF Advanced Security): import "
+    "{stem}.crt with {stem}.key in its web page (HTTPS / certificate settings) and select it for HTTPS"
+)
+
+
 def reissue_openssl(ctx: Context) -> tuple[str, ...]:
     cn = ctx.dns[0] if ctx.dns else ctx.ips[0]
     stem, ca = q(ctx.stem), q(ctx.ca_dir)
@@ -80,6 +98,7 @@ def reissue_openssl(ctx: Context) -> tuple[str, ...]:
         f"openssl x509 -req -in {stem}.csr -CA {ca}/ca.pem -CAkey {ca}/ca.key -CAcreateserial "
         f"-out {stem}.crt -days 397 -sha256 -extfile <(printf {q(ext)})",
         f"openssl x509 -in {stem}.crt -outform DER -out {stem}.der  # for devices that take DER only",
+        *([] if ctx.driver == "axis" else [WEB_INSTALL.get(ctx.driver or "", WEB_ANY).format(stem=stem)]),
     )
 
 

@@ -110,7 +110,9 @@ def plan_device(
             Step(
                 Strategy.SET_CLOCK,
                 Action.SET_CLOCK,
-                "set the device clock to UTC now (and point it at NTP), before anything else",
+                "correct the device clock before anything else, keeping its NTP mode and time zone "
+                "(a device on NTP is set once and stays on NTP, or gets the server named with "
+                "--ntp-server)",
                 True,
                 cmd.apply_command(ctx),
                 cmd.clock_manual(ctx),

@@ -3,32 +3,42 @@ web-server TLS binding over SOAP (/vapix/services).
 
 Quirks kept: JSON CGIs answer errors with HTTP 200 and an `error{code,message}` object; the
 certificate API lives under /config/rest/cert/v1 or, on older firmware, v1beta (per device), and
-the other one answers 404 `{"status":"error","error":{"code":1,...}}`. A certificate is served
-only once bound to HTTPS with aweb:SetWebServerTlsConfiguration, as on AXIS OS 11-12.
+the other one answers 404 `{"status":"error","error":{"code":1,...}}`; `GET /config/discover/apis`
+lists which one the device has. A certificate is served only once bound to HTTPS with
+aweb:SetWebServerTlsConfiguration, as on AXIS OS 11-12, and the device refuses a TLS
+configuration that does not carry its own cipher list and connection policy (fault
+InvalidCertificateConfigurationFault, as public clients report), or names a certificate or CA
+certificate it does not hold. The `/config/discover/apis` answer shape is the lab's reading of
+Axis's Device Configuration API discovery ([?]: only the API name and version keys are relied on).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
+from xml.etree.ElementTree import Element
+from xml.sax.saxutils import escape
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from camscan import pki
-from camscan.lab.certs import key_matches, load_private_key
+from camscan.lab.certs import Credentials, key_matches, load_private_key
 from camscan.lab.firmware import CertificateRejected
 from camscan.lab.httpserver import Request, Response
 from camscan.lab.identity import Identity
 from camscan.lab.personalities.base import Personality
-from camscan.lab.personalities.onvif import CONTENT_TYPE, envelope
-from camscan.lab.personalities.xmlutil import ParseError, all_local, el, local, parse
+from camscan.lab.personalities.soapfault import CONTENT_TYPE, envelope
+from camscan.lab.personalities.xmlutil import ParseError, all_local, el, find_local, local, parse
 
 if TYPE_CHECKING:
     from camscan.lab.device import Device
 
+DISCOVERY = "/config/discover/apis"
+CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+           "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305")
+NS = 'xmlns:aweb="http://www.axis.com/vapix/ws/webserver" xmlns:acert="http://www.axis.com/vapix/ws/cert"'
 KEY_TYPES = {"EC-P256": "ec-p256", "NIST-P256": "ec-p256", "EC-P384": "ec-p384", "RSA-2048": "rsa-2048"}
 
 
@@ -36,6 +46,28 @@ def _aliases(device: Device) -> dict[str, x509.Certificate]:
     store = device.personality_state.setdefault("axis_aliases", {})
     assert isinstance(store, dict)
     return store
+
+
+def _cas(device: Device) -> dict[str, x509.Certificate]:
+    store = device.personality_state.setdefault("axis_ca", {})
+    assert isinstance(store, dict)
+    return store
+
+
+def _tls(device: Device) -> dict[str, Any]:
+    """The web server's TLS configuration as the device keeps it."""
+    state = device.personality_state.setdefault("axis_tls", {
+        "admin": "HttpAndHttps", "ciphers": list(CIPHERS), "cert": "default", "cas": [], "trusted": []})
+    assert isinstance(state, dict)
+    return state
+
+
+def discover_apis(device: Device, request: Request) -> Response:
+    if request.method != "GET":
+        return _rest(405, error=(2, "Method not allowed"))
+    api = device.settings.axis_cert_api
+    return _rest(200, {"cert": {api: {"state": "released" if api == "v1" else "beta"}},
+                       "time": {"v2": {"state": "released"}}})
 
 
 def _cgi_error(method: str, code: int, message: str, api: str = "1.0") -> Response:
@@ -81,11 +113,13 @@ class Axis(Personality):
 
     async def vendor_api(self, device: Device, request: Request) -> Response | None:
         path = request.path
-        if not (path.startswith(("/axis-cgi/", "/config/rest/")) or path == "/vapix/services"):
+        if not (path.startswith(("/axis-cgi/", "/config/rest/")) or path in ("/vapix/services", DISCOVERY)):
             return None
         denied = device.require_digest(request)
         if denied is not None:
             return denied
+        if path == DISCOVERY:
+            return discover_apis(device, request)
         if path.startswith("/config/rest/cert/"):
             return rest_cert(device, request)
         if path == "/vapix/services":
@@ -124,10 +158,10 @@ def basic_device_info(device: Device, method: str, params: dict[str, Any], api: 
 def time_cgi(device: Device, method: str, params: dict[str, Any], api: str) -> Response:
     if method == "getDateTimeInfo":
         now = device.clock.now().replace(microsecond=0)
-        stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         return Response.json_body({"apiVersion": api, "method": method, "data": {
-            "dateTime": stamp, "localDateTime": stamp, "timeZone": "UTC", "dstEnabled": False,
-            "maxYearSupported": 2037}})
+            "dateTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "localDateTime": device.time.local(now).isoformat(), "posixTimeZone": device.time.tz,
+            "dstEnabled": device.time.dst, "maxYearSupported": 2037}})
     if method == "setDateTime":
         try:
             moment = dt.datetime.fromisoformat(str(params["dateTime"]).replace("Z", "+00:00"))
@@ -177,6 +211,19 @@ def rest_cert(device: Device, request: Request) -> Response:
     if parts == ["certificates"] and request.method == "GET":
         return _rest(200, [{"alias": a, "certificate": c.public_bytes(serialization.Encoding.PEM).decode(),
                             "keystore": "SE0"} for a, c in aliases.items()])
+    if parts == ["ca_certificates"] and request.method == "GET":
+        return _rest(200, [{"alias": a, "certificate": c.public_bytes(serialization.Encoding.PEM).decode()}
+                           for a, c in _cas(device).items()])
+    if parts == ["ca_certificates"] and request.method == "POST":
+        try:
+            ca = x509.load_pem_x509_certificate(str(data["certificate"]).encode())
+            alias = str(data["alias"])
+        except (KeyError, ValueError, TypeError):
+            return _rest(400, error=(3, "Invalid certificate"))
+        if alias in _cas(device):
+            return _rest(400, error=(4, f"Alias already exists: {alias}"))
+        _cas(device)[alias] = ca
+        return _rest(200)
     if parts == ["create_certificate"] and request.method == "POST":
         kind = KEY_TYPES.get(str(data.get("key_type", "EC-P256")))
         alias = str(data.get("alias", ""))
@@ -232,39 +279,76 @@ def rest_cert(device: Device, request: Request) -> Response:
     return _rest(404, error=(1, f"Resource not found: {request.path}"))
 
 
+def _fault(code: str, reason: str, subcode: str = "") -> Response:
+    declare = ' xmlns:aweb="http://www.axis.com/vapix/ws/webserver"' if subcode.startswith("aweb:") else ""
+    sub = f"<s:Subcode><s:Value{declare}>{subcode}</s:Value></s:Subcode>" if subcode else ""
+    return Response.xml(envelope(f"<s:Fault><s:Code><s:Value>s:{code}</s:Value>{sub}</s:Code>"
+                                 f'<s:Reason><s:Text xml:lang="en">{escape(reason)}</s:Text></s:Reason>'
+                                 "</s:Fault>"), 500 if code == "Receiver" else 400, content_type=CONTENT_TYPE)
+
+
+def _ids(parent: Element | None) -> list[str]:
+    return [(e.text or "").strip() for e in (parent if parent is not None else []) if local(e.tag) == "Id"]
+
+
+def get_tls_configuration(device: Device) -> Response:
+    tls = _tls(device)
+    ciphers = "".join(el("acert:Cipher", c) for c in tls["ciphers"])
+    cas = "".join(el("acert:Id", c) for c in tls["cas"])
+    trusted = "".join(el("acert:Id", c) for c in tls["trusted"])
+    body = (f'<aweb:GetWebServerTlsConfigurationResponse {NS}><aweb:Configuration name="WebServer">'
+            f"<aweb:Tls>true</aweb:Tls><aweb:ConnectionPolicies>{el('aweb:Admin', tls['admin'])}"
+            f"</aweb:ConnectionPolicies><aweb:Ciphers>{ciphers}</aweb:Ciphers><aweb:CertificateSet>"
+            f"<acert:Certificates>{el('acert:Id', tls['cert'])}</acert:Certificates>"
+            f"<acert:CACertificates>{cas}</acert:CACertificates>"
+            f"<acert:TrustedCertificates>{trusted}</acert:TrustedCertificates></aweb:CertificateSet>"
+            "</aweb:Configuration></aweb:GetWebServerTlsConfigurationResponse>")
+    return Response.xml(envelope(body), content_type=CONTENT_TYPE)
+
+
+def set_tls_configuration(device: Device, op: Element) -> Response:
+    config = find_local(op, "Configuration")
+    if config is None:
+        return _fault("Sender", "no Configuration")
+    tls = _tls(device)
+    ciphers = [(c.text or "").strip() for c in all_local(config, "Cipher")]
+    admin = find_local(config, "ConnectionPolicies", "Admin")
+    if ciphers != tls["ciphers"] or admin is None:
+        return _fault("Sender", "the cipher list and connection policies must match the device's",
+                      "aweb:InvalidCertificateConfigurationFault")
+    ids = _ids(find_local(config, "CertificateSet", "Certificates"))
+    cas = _ids(find_local(config, "CertificateSet", "CACertificates"))
+    aliases = _aliases(device)
+    known = len(ids) == 1 and (ids[0] in aliases or ids[0] == "default")
+    if not known or any(c not in _cas(device) for c in cas):
+        return _fault("Sender", "unknown certificate id", "aweb:InvalidCertificateConfigurationFault")
+    if tls["cert"] == "default":
+        device.served()  # commissioned: what "default" means on this unit
+        device.personality_state["axis_default"] = device.firmware.installed
+    try:
+        if ids[0] == "default":
+            saved = device.personality_state.get("axis_default")
+            device.firmware.installed = saved if isinstance(saved, Credentials) else None
+            device.firmware.generation += 1
+        else:
+            device.firmware.install_signed([aliases[ids[0]], *(_cas(device)[c] for c in cas)])
+    except CertificateRejected as exc:
+        return _fault("Receiver", str(exc))
+    tls.update(admin=(admin.text or "").strip(), cert=ids[0], cas=cas,
+               trusted=_ids(find_local(config, "CertificateSet", "TrustedCertificates")))
+    device.personality_state["axis_https"] = ids[0]
+    done = f"<aweb:SetWebServerTlsConfigurationResponse {NS}/>"
+    return Response.xml(envelope(done), content_type=CONTENT_TYPE)
+
+
 def vapix_services(device: Device, request: Request) -> Response:
     try:
         root = parse(request.body)
         op = next(iter(next(c for c in root if local(c.tag) == "Body")))
     except (ParseError, ValueError, StopIteration):
-        return Response.xml(envelope("<s:Fault><s:Code><s:Value>s:Sender</s:Value></s:Code>"
-                                     '<s:Reason><s:Text xml:lang="en">malformed request</s:Text></s:Reason>'
-                                     "</s:Fault>"), 400, content_type=CONTENT_TYPE)
-    ns = 'xmlns:aweb="http://www.axis.com/vapix/ws/webserver" xmlns:acert="http://www.axis.com/vapix/ws/cert"'
+        return _fault("Sender", "malformed request")
     if local(op.tag) == "GetWebServerTlsConfiguration":
-        bound = device.personality_state.get("axis_https", "default")
-        body = (f'<aweb:GetWebServerTlsConfigurationResponse {ns}><aweb:Configuration name="WebServer">'
-                "<aweb:Tls>true</aweb:Tls><aweb:ConnectionPolicies><aweb:Admin>HttpAndHttps</aweb:Admin>"
-                "</aweb:ConnectionPolicies><aweb:CertificateSet><acert:Certificates>"
-                f"{el('acert:Id', bound)}</acert:Certificates></aweb:CertificateSet></aweb:Configuration>"
-                "</aweb:GetWebServerTlsConfigurationResponse>")
-        return Response.xml(envelope(body), content_type=CONTENT_TYPE)
+        return get_tls_configuration(device)
     if local(op.tag) == "SetWebServerTlsConfiguration":
-        ids = [(e.text or "").strip() for e in all_local(op, "Id")]
-        aliases = _aliases(device)
-        if not ids or ids[0] not in aliases:
-            return Response.xml(envelope("<s:Fault><s:Code><s:Value>s:Sender</s:Value></s:Code>"
-                                         '<s:Reason><s:Text xml:lang="en">unknown certificate id</s:Text>'
-                                         "</s:Reason></s:Fault>"), 500, content_type=CONTENT_TYPE)
-        try:
-            device.firmware.install_signed([aliases[ids[0]]])
-        except CertificateRejected as exc:
-            return Response.xml(envelope(f"<s:Fault><s:Code><s:Value>s:Receiver</s:Value></s:Code>"
-                                         f'<s:Reason><s:Text xml:lang="en">{json.dumps(str(exc))[1:-1]}'
-                                         "</s:Text></s:Reason></s:Fault>"), 500, content_type=CONTENT_TYPE)
-        device.personality_state["axis_https"] = ids[0]
-        return Response.xml(envelope(f"<aweb:SetWebServerTlsConfigurationResponse {ns}/>"),
-                            content_type=CONTENT_TYPE)
-    return Response.xml(envelope("<s:Fault><s:Code><s:Value>s:Receiver</s:Value></s:Code>"
-                                 '<s:Reason><s:Text xml:lang="en">not supported</s:Text>'
-                                 "</s:Reason></s:Fault>"), 500, content_type=CONTENT_TYPE)
+        return set_tls_configuration(device, op)
+    return _fault("Receiver", "not supported", "ter:ActionNotSupported")

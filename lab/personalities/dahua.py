@@ -65,7 +65,7 @@ def _reboot(device: Device, request: Request) -> Response:
 
 
 def _get_time(device: Device, request: Request) -> Response:
-    return _kv(("result", device.clock.now().strftime("%Y-%m-%d %H:%M:%S")))
+    return _kv(("result", device.time.local(device.clock.now()).strftime("%Y-%m-%d %H:%M:%S")))
 
 
 def _set_time(device: Device, request: Request) -> Response:
@@ -73,7 +73,9 @@ def _set_time(device: Device, request: Request) -> Response:
         moment = dt.datetime.strptime(request.query.get("time", ""), "%Y-%m-%d %H:%M:%S")
     except ValueError:
         return Response.text("Error\r\n")  # HTTP 200 with an error body: the Dahua quirk
-    device.set_clock(moment.replace(tzinfo=dt.UTC))
+    # Local time in the device's configured zone, as every public client sends it; the NTP
+    # setting is left as it is.
+    device.set_clock(moment.replace(tzinfo=dt.timezone(device.time.offset)))
     return Response.text("OK\r\n")
 
 

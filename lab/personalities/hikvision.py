@@ -4,35 +4,30 @@ Quirks kept on purpose: the XML namespace is the firmware's (older `hikvision.co
 `isapi.org`, per device), and a request the device understands but rejects (bad time, a key
 that does not match) answers HTTP 200 with a ResponseStatus whose statusCode is not 1.
 
-Certificate upload has no reliable public description (section 4, [?]); the lab defines:
-`PUT /ISAPI/Security/serverCertificate/certSignReq` with a `CertificateReq` XML body makes a new
-on-device key and CSR (`GET .../downloadCertSignReq` returns it as PEM), and
-`PUT /ISAPI/Security/serverCertificate/certificate` takes a PEM body: certificate chain alone
-(installs against the on-device key) or chain + private key (upload).
+Certificates: Hikvision's guide names the import and selection URLs
+(`POST /ISAPI/Security/serverCertificate/certificate?customID=`,
+`PUT /ISAPI/Security/certificate/select/<functionName>?format=json`) but no public document
+describes their bodies, so the lab does not invent one: those requests answer notSupport, and
+certificates go through ONVIF Advanced Security, which this personality serves. Only the
+certificate information (`GET .../serverCertificate/certificate`) is answered.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-
-from camscan.lab.certs import load_private_key
-from camscan.lab.firmware import CertificateRejected
 from camscan.lab.httpserver import Request, Response
 from camscan.lab.identity import Identity
 from camscan.lab.personalities.base import Personality
-from camscan.lab.personalities.xmlutil import ParseError, el, parse, pem_private_key_block, text_local
+from camscan.lab.personalities.xmlutil import ParseError, el, parse, text_local
+from camscan.lab.timesettings import hikvision_zone, posix_offset
 
 if TYPE_CHECKING:
     from camscan.lab.device import Device
 
 STATUS_TEXT = {1: "OK", 2: "Device Busy", 3: "Device Error", 4: "Invalid Operation",
                5: "Invalid XML Format", 6: "Invalid XML Content", 7: "Reboot Required"}
-_TZ = re.compile(r"^[A-Za-z]{3,}([+-])(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?$")
 
 
 def status(device: Device, path: str, code: int = 1, sub: str = "ok", http: int = 200,
@@ -48,15 +43,6 @@ def document(device: Device, root: str, inner: str) -> Response:
     ns = device.settings.isapi_namespace
     return Response.xml(f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} version="2.0" xmlns="{ns}">'
                         f"{inner}</{root}>")
-
-
-def parse_posix_tz(text: str) -> dt.timedelta:
-    """Hikvision's POSIX-style zone is inverted: `CST-8:00:00` is UTC+8."""
-    match = _TZ.match(text.strip())
-    if not match:
-        raise ValueError(f"bad timeZone {text!r}")
-    sign = -1 if match.group(1) == "+" else 1
-    return sign * dt.timedelta(hours=int(match.group(2)), minutes=int(match.group(3) or 0))
 
 
 class Hikvision(Personality):
@@ -89,27 +75,38 @@ def device_info(device: Device, request: Request) -> Response:
 
 
 def get_time(device: Device, request: Request) -> Response:
-    now = device.clock.now().replace(microsecond=0)
-    return document(device, "Time", el("timeMode", "manual") + el("localTime", now.isoformat())
-                    + el("timeZone", "CST+0:00:00"))
+    now = device.time.local(device.clock.now().replace(microsecond=0))
+    mode = "NTP" if device.time.mode == "NTP" else "manual"
+    return document(device, "Time", el("timeMode", mode) + el("localTime", now.isoformat())
+                    + el("timeZone", hikvision_zone(device.time.tz)))
 
 
 def put_time(device: Device, request: Request) -> Response:
+    """XML_Time: timeMode NTP|manual, localTime (ISO 8601, the device's zone when it carries no
+    offset), timeZone (POSIX-inverted). A timeZone sent becomes the device's zone."""
     try:
         root = parse(request.body)
     except (ParseError, ValueError):
         return status(device, request.path, 5, "badXmlFormat", 400)
+    mode = text_local(root, "timeMode", default="manual")
+    zone_text = text_local(root, "timeZone")
     try:
-        zone = parse_posix_tz(text_local(root, "timeZone", default="CST+0:00:00"))
-        local_time = dt.datetime.fromisoformat(text_local(root, "localTime"))
-        if local_time.tzinfo is None:
-            local_time = local_time.replace(tzinfo=dt.timezone(zone))
+        if mode not in ("NTP", "manual"):
+            raise ValueError(mode)
+        zone = dt.timezone(posix_offset(zone_text)) if zone_text else dt.timezone(device.time.offset)
+        local_time = None
+        if mode == "manual":
+            local_time = dt.datetime.fromisoformat(text_local(root, "localTime"))
+            if local_time.tzinfo is None:
+                local_time = local_time.replace(tzinfo=zone)
     except ValueError:
         return status(device, request.path, 6, "badParameters")  # HTTP 200: the ISAPI quirk
-    if text_local(root, "timeMode", default="manual") == "NTP":
-        device.clock.offset = 0.0
-    else:
+    if zone_text and zone_text != hikvision_zone(device.time.tz):
+        device.time.tz = zone_text  # a different zone sent is a zone change
+    device.time.mode = "NTP" if mode == "NTP" else "Manual"
+    if local_time is not None:
         device.set_clock(local_time.astimezone(dt.UTC))
+    device.sync_ntp()
     return status(device, request.path)
 
 
@@ -132,25 +129,6 @@ def reboot(device: Device, request: Request) -> Response:
     return status(device, request.path, after=device.schedule_reboot)
 
 
-def cert_sign_request(device: Device, request: Request) -> Response:
-    try:
-        root = parse(request.body) if request.body.strip() else None
-    except (ParseError, ValueError):
-        return status(device, request.path, 5, "badXmlFormat", 400)
-    cn = text_local(root, "commonName") if root is not None else ""
-    key_id = device.firmware.create_csr_key()
-    csr = device.firmware.csr(key_id, cn or device.ip)
-    device.personality_state["hik_csr"] = csr.public_bytes(serialization.Encoding.PEM)
-    return status(device, request.path)
-
-
-def download_csr(device: Device, request: Request) -> Response:
-    pem = device.personality_state.get("hik_csr")
-    if not isinstance(pem, bytes):
-        return status(device, request.path, 4, "noCertSignReq", 404)
-    return Response(200, pem, "application/x-pem-file")
-
-
 def get_certificate(device: Device, request: Request) -> Response:
     leaf = device.served().leaf
     return document(device, "CertificateInfo",
@@ -161,26 +139,6 @@ def get_certificate(device: Device, request: Request) -> Response:
                     + el("status", "normal"))
 
 
-def put_certificate(device: Device, request: Request) -> Response:
-    try:
-        chain = x509.load_pem_x509_certificates(request.body)
-    except ValueError:
-        return status(device, request.path, 6, "badCertificate")
-    try:
-        key_pem = pem_private_key_block(request.body)
-        if key_pem is not None:
-            device.firmware.upload(chain, load_private_key(key_pem))
-        else:
-            device.firmware.install_signed(chain)
-    except (CertificateRejected, ValueError, TypeError) as exc:
-        return status(device, request.path, 6, _sub_code(exc))  # HTTP 200, as the devices do
-    return status(device, request.path)
-
-
-def _sub_code(exc: Exception) -> str:
-    return "certificateKeyMismatch" if "match" in str(exc) else "badPrivateKey"
-
-
 ROUTES = {
     ("GET", "/ISAPI/System/deviceInfo"): device_info,
     ("GET", "/ISAPI/System/time"): get_time,
@@ -188,8 +146,5 @@ ROUTES = {
     ("GET", "/ISAPI/System/Network/interfaces"): interfaces,
     ("GET", "/ISAPI/System/status"): system_status,
     ("PUT", "/ISAPI/System/reboot"): reboot,
-    ("PUT", "/ISAPI/Security/serverCertificate/certSignReq"): cert_sign_request,
-    ("GET", "/ISAPI/Security/serverCertificate/downloadCertSignReq"): download_csr,
     ("GET", "/ISAPI/Security/serverCertificate/certificate"): get_certificate,
-    ("PUT", "/ISAPI/Security/serverCertificate/certificate"): put_certificate,
 }

@@ -1,18 +1,36 @@
-"""Axis VAPIX (device-protocols.md section 5): JSON CGIs and the certificate REST API.
+"""Axis VAPIX (device-protocols.md section 5): JSON CGIs, the certificate REST API and the
+web server's TLS configuration over SOAP.
 
-Certificates: create a key on the device under the alias `camscan-https`
-(`/config/rest/cert/v1/create_certificate`, falling back to `v1beta` on AXIS OS 11.6-11.10),
-get its CSR, install the signed certificate on that alias (PATCH), then bind the alias to HTTPS
-with the SOAP `SetWebServerTlsConfiguration` (no REST equivalent, AXNOTE). The alias bound
-before is recorded; rollback() binds it again.
+Sources (cited in docs/drivers.md):
+- Certificate management (Device Configuration API `cert`),
+  https://developer.axis.com/vapix/device-configuration/certificate-management/ :
+  `create_certificate`, `certificates/<alias>/get_csr`, `PATCH certificates/<alias>`,
+  `POST certificates` (certificate + private key), `POST ca_certificates`.
+- Device Configuration API discovery, https://developer.axis.com/vapix/device-configuration/device-configuration-apis
+  (`GET /config/discover/apis`): which version of `cert` the device has (v1 from AXIS OS 11.11,
+  v1beta before), read instead of probed.
+- Certificate management API (SOAP),
+  https://developer.axis.com/vapix/network-video/certificate-management-api :
+  `aweb:GetWebServerTlsConfiguration` / `aweb:SetWebServerTlsConfiguration` on /vapix/services.
+  Axis's example sends ConnectionPolicies and Ciphers with the certificate set, and devices
+  answer InvalidCertificateConfigurationFault when the cipher list is not their own (public
+  clients, e.g. AxisPowershell Set-AxisWebServerCertificate). So the driver reads the whole
+  configuration and sends it back with only the certificate id changed (and the CA
+  certificates it installed added); rollback sends the configuration it read, unchanged.
+- Time API, https://developer.axis.com/vapix/network-video/time-api : `setDateTime` takes UTC
+  and leaves the zone alone.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
+from xml.etree import ElementTree as ET
+from xml.etree.ElementTree import Element
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -20,38 +38,91 @@ from cryptography.hazmat.primitives import serialization
 from camscan.pki import PrivateKey
 from camscan.remediate.ca import key_pem
 from camscan.remediate.drivers.base import DriverError
-from camscan.remediate.drivers.onvif import OnvifDriver, el, text
+from camscan.remediate.drivers.onvif import DeviceTime, OnvifDriver, find
+from camscan.remediate.drivers.soap import local
 
 ALIAS = "camscan-https"
 WEBSERVER = "http://www.axis.com/vapix/ws/webserver"
 CERT_NS = "http://www.axis.com/vapix/ws/cert"
+API_VERSIONS = ("v1", "v1beta")  # released first
 
 
 def _pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
+def cert_api_versions(discovery: Any) -> set[str]:
+    """The versions of the `cert` API a `/config/discover/apis` answer lists."""
+    data = discovery.get("data", discovery) if isinstance(discovery, dict) else discovery
+    found: set[str] = set()
+    if isinstance(data, dict):
+        entry = data.get("cert")
+        if isinstance(entry, dict):
+            found |= {v for v in entry if v in API_VERSIONS}
+        elif isinstance(entry, list):
+            found |= {str(v) for v in entry if str(v) in API_VERSIONS}
+    elif isinstance(data, list):
+        for item in data:
+            if isinstance(item, dict) and item.get("name", item.get("id")) == "cert":
+                found |= {str(item.get("version"))} & set(API_VERSIONS)
+    return found
+
+
+def with_certificate(configuration: Element, alias: str, ca_aliases: Sequence[str]) -> str:
+    """The device's own TLS configuration, serialized, with only the server certificate id
+    changed and `ca_aliases` added to its CA certificates."""
+    changed = copy.deepcopy(configuration)
+    cert_set = find(changed, "CertificateSet")
+    if cert_set is None:
+        cert_set = ET.SubElement(changed, f"{{{WEBSERVER}}}CertificateSet")
+    certificates = find(cert_set, "Certificates")
+    if certificates is None:
+        certificates = ET.Element(f"{{{CERT_NS}}}Certificates")
+        cert_set.insert(0, certificates)
+    ids = [c for c in certificates if local(c.tag) == "Id"]
+    for extra in ids[1:]:
+        certificates.remove(extra)
+    (ids[0] if ids else ET.SubElement(certificates, f"{{{CERT_NS}}}Id")).text = alias
+    cas = find(cert_set, "CACertificates")
+    if ca_aliases:
+        if cas is None:
+            cas = ET.Element(f"{{{CERT_NS}}}CACertificates")
+            cert_set.insert(list(cert_set).index(certificates) + 1, cas)
+        present = {(c.text or "").strip() for c in cas if local(c.tag) == "Id"}
+        for ca in ca_aliases:
+            if ca not in present:
+                ET.SubElement(cas, f"{{{CERT_NS}}}Id").text = ca
+    return serialize(changed)
+
+
+def serialize(element: Element) -> str:
+    ET.register_namespace("aweb", WEBSERVER)
+    ET.register_namespace("acert", CERT_NS)
+    return ET.tostring(element, encoding="unicode")
+
+
 class AxisDriver(OnvifDriver):
     name = "axis"
     api: str | None = None
-    previous_alias: str | None = None
+    previous_configuration: str | None = None
+
+    async def _cert_api(self) -> str:
+        if self.api is None:
+            response = await self.session.request("GET", "/config/discover/apis")
+            try:
+                versions = cert_api_versions(response.json())
+            except ValueError:
+                raise DriverError("protocol", "/config/discover/apis: the answer is not JSON") from None
+            self.api = next((v for v in API_VERSIONS if v in versions), None)
+            if self.api is None:
+                raise DriverError("unsupported", "the device lists no certificate API (cert v1 or v1beta)")
+        return self.api
 
     async def _rest(self, method: str, path: str, data: Any = None) -> Any:
-        if self.api is None:
-            for version in ("v1", "v1beta"):
-                try:
-                    await self.session.request("GET", f"/config/rest/cert/{version}/certificates")
-                except DriverError as exc:
-                    if exc.kind != "unsupported":
-                        raise
-                    continue
-                self.api = version
-                break
-            else:
-                raise DriverError("unsupported", "the device has no certificate REST API (AXIS OS < 11.6)")
+        api = await self._cert_api()
         body = None if data is None else {"data": data}
         response = await self.session.request(
-            method, f"/config/rest/cert/{self.api}/{path}", json=body, ok=(200, 400)
+            method, f"/config/rest/cert/{api}/{path}", json=body, ok=(200, 400)
         )
         try:
             reply = response.json()
@@ -62,65 +133,68 @@ class AxisDriver(OnvifDriver):
             raise DriverError("rejected", f"{path}: {error.get('message', 'error')}"[:200])
         return reply.get("data")
 
-    async def _soap_webserver(self, body: str) -> Any:
+    async def _webserver(self, body: str) -> Element:
         return await self.call(body, path="/vapix/services")
 
-    async def set_clock(self, moment: dt.datetime) -> None:
+    async def set_time_once(self, moment: dt.datetime, before: DeviceTime) -> None:
         stamp = moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         response = await self.session.request(
             "POST",
             "/axis-cgi/time.cgi",
-            json={
-                "apiVersion": "1.0",
-                "context": "camscan",
-                "method": "setDateTime",
-                "params": {"dateTime": stamp},
-            },
+            json={"apiVersion": "1.0", "context": "camscan", "method": "setDateTime",
+                  "params": {"dateTime": stamp}},
         )
         if "error" in response.json():
             raise DriverError("rejected", f"time.cgi: {response.json()['error'].get('message', '')}"[:200])
         self.clock_offset = moment.astimezone(dt.UTC) - dt.datetime.now(dt.UTC)
 
+    async def restore_ntp(self, before: DeviceTime) -> None:
+        return None  # time.cgi setDateTime sets the time only
+
     async def create_csr(
         self, common_name: str, ips: Sequence[str], dns: Sequence[str]
     ) -> x509.CertificateSigningRequest:
         sans = [f"IP:{ip}" for ip in ips] + [f"DNS:{d}" for d in dns]
-        await self._rest(
-            "POST",
-            "create_certificate",
-            {
-                "alias": ALIAS,
-                "key_type": "EC-P256",
-                "subject": f"CN={common_name}",
-                "subject_alt_names": sans,
-            },
-        )
-        pem = await self._rest(
-            "POST",
-            f"certificates/{quote(ALIAS)}/get_csr",
-            {"subject": f"CN={common_name}", "subject_alt_names": sans},
-        )
+        names = {"subject": f"CN={common_name}", "subject_alt_names": sans}
+        await self._rest("POST", "create_certificate", {"alias": ALIAS, "key_type": "EC-P256", **names})
+        pem = await self._rest("POST", f"certificates/{quote(ALIAS)}/get_csr", names)
         try:
             return x509.load_pem_x509_csr(str(pem).encode())
         except ValueError:
             raise DriverError("protocol", "the device's CSR cannot be read") from None
 
-    async def _bind(self, alias: str) -> None:
-        current = await self._soap_webserver(f'<aweb:GetWebServerTlsConfiguration xmlns:aweb="{WEBSERVER}"/>')
-        self.previous_alias = text(current, "Configuration", "CertificateSet", "Certificates", "Id") or None
-        await self._set_binding(alias)
+    async def _install_cas(self, cas: Sequence[x509.Certificate]) -> list[str]:
+        """Each CA certificate of the chain under a stable alias (`POST ca_certificates`)."""
+        if not cas:
+            return []
+        have = await self._rest("GET", "ca_certificates") or []
+        known = {str(c.get("alias")) for c in have if isinstance(c, dict)}
+        aliases = []
+        for ca in cas:
+            der = ca.public_bytes(serialization.Encoding.DER)
+            alias = f"camscan-ca-{hashlib.sha256(der).hexdigest()[:16]}"
+            if alias not in known:
+                await self._rest("POST", "ca_certificates", {"alias": alias, "certificate": _pem(ca)})
+            aliases.append(alias)
+        return aliases
 
-    async def _set_binding(self, alias: str) -> None:
-        await self._soap_webserver(
+    async def _bind(self, alias: str, ca_aliases: Sequence[str]) -> None:
+        answer = await self._webserver(f'<aweb:GetWebServerTlsConfiguration xmlns:aweb="{WEBSERVER}"/>')
+        configuration = find(answer, "Configuration")
+        if configuration is None:
+            raise DriverError("protocol", "GetWebServerTlsConfiguration: no Configuration")
+        self.previous_configuration = serialize(configuration)
+        await self._set_configuration(with_certificate(configuration, alias, ca_aliases))
+
+    async def _set_configuration(self, configuration: str) -> None:
+        await self._webserver(
             f'<aweb:SetWebServerTlsConfiguration xmlns:aweb="{WEBSERVER}" xmlns:acert="{CERT_NS}">'
-            "<aweb:Configuration><aweb:Tls>true</aweb:Tls><aweb:CertificateSet><acert:Certificates>"
-            f"{el('acert:Id', alias)}</acert:Certificates></aweb:CertificateSet></aweb:Configuration>"
-            "</aweb:SetWebServerTlsConfiguration>"
+            f"{configuration}</aweb:SetWebServerTlsConfiguration>"
         )
 
     async def install_signed(self, chain: Sequence[x509.Certificate]) -> None:
         await self._rest("PATCH", f"certificates/{quote(ALIAS)}", {"certificate": _pem(chain[0])})
-        await self._bind(ALIAS)
+        await self._bind(ALIAS, await self._install_cas(chain[1:]))
 
     async def upload(self, chain: Sequence[x509.Certificate], key: PrivateKey) -> None:
         alias = f"{ALIAS}-{int(dt.datetime.now(dt.UTC).timestamp())}"
@@ -129,13 +203,13 @@ class AxisDriver(OnvifDriver):
             "certificates",
             {"alias": alias, "certificate": _pem(chain[0]), "private_key": key_pem(key).decode()},
         )
-        await self._bind(alias)
+        await self._bind(alias, await self._install_cas(chain[1:]))
 
     async def reboot(self) -> None:
         await self.session.request("GET", "/axis-cgi/restart.cgi")
 
     async def rollback(self) -> bool:
-        if not self.previous_alias or self.previous_alias == "default":
+        if self.previous_configuration is None:
             return False
-        await self._set_binding(self.previous_alias)
+        await self._set_configuration(self.previous_configuration)
         return True

@@ -137,7 +137,8 @@ class Driver:
     async def facts(self) -> DeviceFacts:
         raise NotImplementedError
 
-    async def set_clock(self, moment: dt.datetime) -> None:
+    async def set_clock(self, moment: dt.datetime, ntp_server: str | None = None) -> str:
+        """Correct the device clock, keeping its NTP mode and time zone; what was done, for the log."""
         raise NotImplementedError
 
     async def create_csr(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -14,6 +14,7 @@ from camscan.lab import Lab, default_fleet, open_lab
 from camscan.lab.device import Device
 from camscan.model import Observation
 from camscan.scanner.tls_probe import ProbeSettings, probe
+from tests.support import soapcheck
 
 
 def private_block() -> str:
@@ -24,6 +25,15 @@ def private_block() -> str:
     can never come back (seen as a TooSlowError in test_lifecycle while another suite ran).
     """
     return f"127.{random.randrange(160, 200)}.{random.randrange(256)}.0/24"
+
+
+@pytest.fixture(autouse=True)
+def soap_answers_conform(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every SOAP answer the lab gives must validate against the official ONVIF schemas (these
+    tests also send malformed requests on purpose, so only the answers are checked here)."""
+    problems = soapcheck.install(monkeypatch, requests=False)
+    yield
+    assert problems == [], "lab SOAP answers that do not validate:\n" + "\n".join(problems[:20])
 
 
 @pytest.fixture

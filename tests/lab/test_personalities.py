@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import ipaddress
 import json
 
 import httpx
@@ -70,17 +71,28 @@ async def test_hikvision_isapi(lab: Lab) -> None:
             assert text_local(net, "NetworkInterface", "IPAddress", "ipAddress") == device.ip
             assert text_local(net, "NetworkInterface", "Link", "MACAddress") == device.identity.mac
 
+            before = parse((await http.get("/ISAPI/System/time")).content)
+            assert text_local(before, "timeZone") == "CST-8:00:00"  # UTC+8, POSIX-inverted
+            assert text_local(before, "timeMode") == "NTP"
             body = (
                 "<Time><timeMode>manual</timeMode><localTime>2025-01-31T20:00:00</localTime>"
                 "<timeZone>CST-8:00:00</timeZone></Time>"
-            )  # UTC+8, POSIX-inverted
+            )  # no offset in localTime: the device's zone
             status = parse((await http.put("/ISAPI/System/time", content=body)).content)
             assert text_local(status, "statusCode") == "1"
             assert (
                 abs((device.clock.now() - dt.datetime(2025, 1, 31, 12, tzinfo=dt.UTC)).total_seconds()) < 60
             )
             got = parse((await http.get("/ISAPI/System/time")).content)
-            assert text_local(got, "localTime").startswith("2025-01-31T12:0")
+            assert text_local(got, "localTime").startswith("2025-01-31T20:0")
+            assert text_local(got, "localTime").endswith("+08:00")
+            assert text_local(got, "timeMode") == "manual"  # a manual PUT is a mode change
+            moved = "<Time><timeMode>NTP</timeMode><timeZone>CST+0:00:00</timeZone></Time>"
+            assert (
+                text_local(parse((await http.put("/ISAPI/System/time", content=moved)).content), "statusCode")
+                == "1"
+            )
+            assert device.time.tz == "CST+0:00:00" and device.time.mode == "NTP"  # what a client sent
             bad = await http.put(
                 "/ISAPI/System/time", content="<Time><localTime>yesterday</localTime></Time>"
             )
@@ -90,33 +102,15 @@ async def test_hikvision_isapi(lab: Lab) -> None:
             unknown = parse((await http.get("/ISAPI/System/nothing")).content)
             assert text_local(unknown, "subStatusCode") == "notSupport"
 
-            # On-device key + CSR -> sign -> install (seed 001 Solution 3).
-            req = f"<CertificateReq><commonName>{device.ip}</commonName></CertificateReq>"
-            assert (
-                await http.put("/ISAPI/Security/serverCertificate/certSignReq", content=req)
-            ).status_code == 200
-            csr = x509.load_pem_x509_csr(
-                (await http.get("/ISAPI/Security/serverCertificate/downloadCertSignReq")).content
-            )
-            signed = pki.sign_csr(csr, lab.pki.intermediate, ips=[device.ip])
-            chain = pki.pem_chain([signed, lab.pki.intermediate.cert])
-            put = await http.put("/ISAPI/Security/serverCertificate/certificate", content=chain)
-            assert text_local(parse(put.content), "statusCode") == "1"
-            assert (await observe(device)).leaf == signed
+            # No public description of the certificate import body exists: the lab takes none.
+            pem = lab.pki.intermediate.cert_pem
+            put = await http.put("/ISAPI/Security/serverCertificate/certificate", content=pem)
+            assert text_local(parse(put.content), "statusCode") == "4"
+            post = await http.post("/ISAPI/Security/serverCertificate/certificate?customID=x", content=pem)
+            assert text_local(parse(post.content), "statusCode") == "4"
+            served = await observe(device)
             info = parse((await http.get("/ISAPI/Security/serverCertificate/certificate")).content)
-            assert device.ip in text_local(info, "subjectDN")
-
-            # A certificate whose key is not on the device: HTTP 200, statusCode 6.
-            stranger = pki.make_leaf(lab.pki.intermediate, common_name="x", ips=[device.ip])
-            rejected = await http.put(
-                "/ISAPI/Security/serverCertificate/certificate", content=stranger.cert_pem
-            )
-            assert rejected.status_code == 200 and text_local(parse(rejected.content), "statusCode") == "6"
-            # ... but with its key it is an upload, and served.
-            upload = stranger.cert_pem + stranger.key_pem
-            ok = await http.put("/ISAPI/Security/serverCertificate/certificate", content=upload)
-            assert text_local(parse(ok.content), "statusCode") == "1"
-            assert (await observe(device)).leaf == stranger.cert
+            assert text_local(info, "subjectDN") == served.leaf.subject.rfc4514_string()
 
             boots = device.boot_count
             reboot = parse((await http.put("/ISAPI/System/reboot")).content)
@@ -125,7 +119,6 @@ async def test_hikvision_isapi(lab: Lab) -> None:
         async with client(device) as http:
             status_doc = parse((await http.get("/ISAPI/System/status")).content)
             assert int(text_local(status_doc, "deviceUpTime")) < 5
-        assert (await observe(device)).leaf == stranger.cert  # uploads survive the reboot
 
 
 async def test_hikvision_old_firmware_namespace(lab: Lab) -> None:
@@ -195,15 +188,38 @@ async def test_axis_vapix(lab: Lab) -> None:
             ] == "success"
             before = await observe(device)
             assert before.leaf != signed  # not served until bound to HTTPS
-            bind = envelope(
+            short = envelope(
                 '<aweb:SetWebServerTlsConfiguration xmlns:aweb="http://www.axis.com/vapix/ws/webserver" '
                 'xmlns:acert="http://www.axis.com/vapix/ws/cert"><aweb:Configuration><aweb:Tls>true'
                 "</aweb:Tls><aweb:CertificateSet><acert:Certificates><acert:Id>camscan-https</acert:Id>"
                 "</acert:Certificates></aweb:CertificateSet></aweb:Configuration>"
                 "</aweb:SetWebServerTlsConfiguration>"
             )
+            refused = await http.post("/vapix/services", content=short, headers={"Content-Type": SOAP})
+            assert refused.status_code == 400 and "InvalidCertificateConfigurationFault" in refused.text
+            assert (await observe(device)).leaf == before.leaf
+            current = await http.post(
+                "/vapix/services",
+                content=envelope(
+                    '<aweb:GetWebServerTlsConfiguration xmlns:aweb="http://www.axis.com/vapix/ws/webserver"/>'
+                ),
+                headers={"Content-Type": SOAP},
+            )
+            config = current.text.split("<aweb:Configuration", 1)[1].split("</aweb:Configuration>", 1)[0]
+            assert "<acert:Cipher>" in config and "<aweb:Admin>HttpAndHttps</aweb:Admin>" in config
+            whole = config.replace("<acert:Id>default</acert:Id>", "<acert:Id>camscan-https</acert:Id>")
+            bind = envelope(
+                '<aweb:SetWebServerTlsConfiguration xmlns:aweb="http://www.axis.com/vapix/ws/webserver" '
+                f'xmlns:acert="http://www.axis.com/vapix/ws/cert"><aweb:Configuration{whole}'
+                "</aweb:Configuration></aweb:SetWebServerTlsConfiguration>"
+            )
             bound = await http.post("/vapix/services", content=bind, headers={"Content-Type": SOAP})
             assert bound.status_code == 200, bound.text
+            # One cipher fewer than the device's own list: refused, nothing changes.
+            fewer = bind.replace(b"<acert:Cipher>ECDHE-RSA-CHACHA20-POLY1305</acert:Cipher>", b"")
+            assert fewer != bind
+            dropped = await http.post("/vapix/services", content=fewer, headers={"Content-Type": SOAP})
+            assert "InvalidCertificateConfigurationFault" in dropped.text
             assert (await observe(device)).leaf == signed
 
             stranger = pki.make_leaf(lab.pki.intermediate, common_name="x")
@@ -230,8 +246,10 @@ async def test_axis_v1beta_firmware(lab: Lab) -> None:
     device = next(d for d in lab.devices if d.settings.axis_cert_api == "v1beta")
     async with client(device) as http:
         with trio.fail_after(10):
+            listed = (await http.get("/config/discover/apis")).json()
             missing = await http.get("/config/rest/cert/v1/certificates")
             present = await http.get("/config/rest/cert/v1beta/certificates")
+    assert list(listed["data"]["cert"]) == ["v1beta"]
     assert missing.status_code == 404 and missing.json()["error"]["code"] == 1
     assert present.status_code == 200 and present.json()["status"] == "success"
 
@@ -258,6 +276,10 @@ async def test_dahua_cgi(lab: Lab) -> None:
             assert ok.text.strip() == "OK"
             now = (await http.get("/cgi-bin/global.cgi?action=getCurrentTime")).text
             assert now.startswith("result=2016-10-28 13:4")
+            # Local time in the device's zone (UTC+8 here); its NTP setting is untouched.
+            utc = dt.datetime(2016, 10, 28, 5, 48, tzinfo=dt.UTC)
+            assert abs((device.clock.now() - utc).total_seconds()) < 60
+            assert device.time.mode == "NTP" and device.time.tz == "CST-8"
             bad = await http.get("/cgi-bin/global.cgi", params={"action": "setCurrentTime", "time": "noon"})
             assert bad.status_code == 200 and bad.text.startswith("Error")  # the body says it
             assert (await http.get("/cgi-bin/magicBox.cgi?action=explode")).status_code == 400
@@ -397,19 +419,26 @@ async def test_onvif_advanced_security_flow_a(lab: Lab) -> None:
                 await _onvif(http, f"<tas:GetKeyStatus><tas:KeyID>{key_id}</tas:KeyID></tas:GetKeyStatus>")
             ).text
             assert "<tas:KeyStatus>ok</tas:KeyStatus>" in status
-            csr_doc = parse(
-                (
-                    await _onvif(
-                        http,
-                        f"<tas:CreatePKCS10CSR><tas:Subject><tas:CommonName>{device.ip}"
-                        f"</tas:CommonName></tas:Subject><tas:KeyID>{key_id}</tas:KeyID>"
-                        "</tas:CreatePKCS10CSR>",
-                    )
-                ).content
+            san = x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address(device.ip)), x509.DNSName("cam.example.test")]
             )
+            request = (
+                f"<tas:CreatePKCS10CSR><tas:Subject><tas:CommonName>{device.ip}"
+                f"</tas:CommonName></tas:Subject><tas:KeyID>{key_id}</tas:KeyID>"
+                "<tas:CSRAttribute><tas:X509v3Extension><tas:extnOID>2.5.29.17</tas:extnOID>"
+                f"<tas:critical>false</tas:critical><tas:extnValue>{base64.b64encode(san.public_bytes()).decode()}"
+                "</tas:extnValue></tas:X509v3Extension></tas:CSRAttribute>"
+                "<tas:SignatureAlgorithm><tas:algorithm>{alg}</tas:algorithm></tas:SignatureAlgorithm>"
+                "</tas:CreatePKCS10CSR>"
+            )
+            wrong_alg = await _onvif(http, request.replace("{alg}", "1.2.840.113549.1.1.11"))
+            assert wrong_alg.status_code == 500 and "ter:SignatureAlgorithm" in wrong_alg.text
+            csr_doc = parse((await _onvif(http, request.replace("{alg}", "1.2.840.10045.4.3.2"))).content)
             csr = x509.load_der_x509_csr(
                 base64.b64decode(text_local(csr_doc, "Body", "CreatePKCS10CSRResponse", "PKCS10CSR"))
             )
+            asked = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            assert set(asked) == set(san)  # the CSRAttribute made it into the CSR
             signed = pki.sign_csr(csr, lab.pki.intermediate, ips=[device.ip])
             ids = []
             for cert, required in ((signed, "true"), (lab.pki.intermediate.cert, "false")):
@@ -556,3 +585,62 @@ async def test_inventory_is_json_ready(lab: Lab) -> None:
     assert {e["personality"] for e in inventory} == {"onvif", "hikvision", "axis", "dahua"}
     assert len({e["mac"] for e in inventory}) == len(inventory)
     assert len({e["address"] for e in inventory}) == len(inventory)
+
+
+async def test_onvif_advanced_security_flavours(tmp_path: object) -> None:
+    """AS 1.0.2 has no CreateECCKeyPair and no PKCS#12 upload; each flavour says what it has."""
+    from camscan.lab import DeviceSpec, Fleet, LabSettings, open_lab
+    from tests.lab.conftest import private_block
+
+    specs = (
+        DeviceSpec("onvif", "healthy", name="old", onvif_security="1.0.2"),
+        DeviceSpec("onvif", "healthy", name="new"),
+    )
+    fleet = Fleet(LabSettings(block=private_block(), https_port=0, http_port=None, ws_discovery=False), specs)
+    async with open_lab(fleet, block=fleet.settings.block, https_port=0, http_port=None) as running:
+        with trio.fail_after(30):
+            for name in ("old", "new"):
+                device = running.device(name)
+                async with client(device) as http:
+                    caps = parse((await _onvif(http, "<tas:GetServiceCapabilities/>")).content)
+                    store = find_local(
+                        caps, "Body", "GetServiceCapabilitiesResponse", "Capabilities", "KeystoreCapabilities"
+                    )
+                    assert store is not None
+                    ecc = await _onvif(
+                        http,
+                        "<tas:CreateECCKeyPair><tas:EllipticCurve>secp256r1"
+                        "</tas:EllipticCurve></tas:CreateECCKeyPair>",
+                    )
+                    pfx = await _onvif(
+                        http,
+                        "<tas:UploadCertificateWithPrivateKeyInPKCS12><tas:CertWithPrivateKey>"
+                        "AA==</tas:CertWithPrivateKey></tas:UploadCertificateWithPrivateKeyInPKCS12>",
+                    )
+                    if name == "old":
+                        assert (
+                            store.get("RSAKeyPairGeneration") == "true"
+                            and "KeyPairGeneration" not in store.attrib
+                        )
+                        assert store.get("PKCS12") is None
+                        assert ecc.status_code == 500 and "ActionNotSupported" in ecc.text
+                        assert pfx.status_code == 500 and "ActionNotSupported" in pfx.text
+                    else:
+                        assert store.get("KeyPairGeneration") == "RSA ECC" and store.get("PKCS12") == "true"
+                        assert ecc.status_code == 200
+                        assert pfx.status_code == 500 and "BadPKCS12File" in pfx.text
+                        # PBKDF2/AES is what it lists: a 3DES-encrypted PFX is refused.
+                        leaf = pki.make_leaf(None, common_name=device.ip, ips=[device.ip])
+                        legacy = (
+                            pki.serialization.PrivateFormat.PKCS12.encryption_builder()
+                            .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC)
+                            .build(b"pw")
+                        )
+                        data = pkcs12.serialize_key_and_certificates(b"c", leaf.key, leaf.cert, None, legacy)  # type: ignore[arg-type]
+                        old_pfx = await _onvif(
+                            http,
+                            "<tas:UploadCertificateWithPrivateKeyInPKCS12><tas:CertWithPrivateKey>"
+                            f"{base64.b64encode(data).decode()}</tas:CertWithPrivateKey>"
+                            "<tas:Passphrase>pw</tas:Passphrase></tas:UploadCertificateWithPrivateKeyInPKCS12>",
+                        )
+                        assert old_pfx.status_code == 500 and "unsupported PKCS#12 encryption" in old_pfx.text

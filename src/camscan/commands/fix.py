@@ -79,6 +79,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="how long a rebooting device may take to come back (default 180 s)",
     )
+    apply.add_argument(
+        "--ntp-server",
+        type=_ntp_server,
+        metavar="HOST",
+        help="a device on NTP whose clock is wrong gets this NTP server (ONVIF SetNTP); without it the "
+        "clock is set once and the device stays on NTP. NTP mode and time zone are never changed",
+    )
     apply.add_argument("--stop-on-failure", action="store_true", help="start no new device after a failure")
     apply.add_argument(
         "--audit-log", metavar="FILE", help="append-only log of every action (default: CA_DIR/audit.log)"
@@ -90,6 +97,20 @@ def _parallel(text: str) -> int:
     if not 1 <= value <= 16:
         raise argparse.ArgumentTypeError("between 1 and 16 (cameras are fragile)")
     return value
+
+
+def _ntp_server(text: str) -> str:
+    import ipaddress
+    import re
+
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        pass
+    label = r"[A-Za-z0-9-]{1,63}"
+    if len(text) > 253 or not re.fullmatch(rf"({label}\.)*{label}\.?", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address or host name")
+    return text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -162,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
             stop_on_failure=args.stop_on_failure,
             connect_timeout=sweep.options.connect_timeout,
             handshake_timeout=sweep.options.handshake_timeout,
+            ntp_server=args.ntp_server,
         )
 
         def progress(outcome: Outcome) -> None:
