@@ -92,6 +92,11 @@ def backup_name(endpoint: Endpoint) -> str:
     return f"{endpoint.address.replace(':', '_')}_{endpoint.port}-{stamp}.pem"
 
 
+def _identity(plan: DevicePlan) -> str:
+    """What the site CA's inventory records about the device beside its address."""
+    return f"{plan.vendor or 'unknown vendor'} ({plan.driver or 'no driver'}) port {plan.endpoint.port}"
+
+
 async def _reissue(
     driver: Driver,
     plan: DevicePlan,
@@ -111,16 +116,17 @@ async def _reissue(
         log("create-csr", "unsupported", detail=str(exc))
     if csr is not None:
         log("create-csr", "ok")
-        cert = ca.sign_csr(csr, plan.ips, plan.dns)  # CSRMismatch: refused, nothing installed
+        # Refused (CSRMismatch / SigningRefused) unless the device's own names and clean by the rules.
+        cert = ca.sign_csr(csr, plan.ips, plan.dns, identity=_identity(plan))
         log("sign-csr", "ok", serial=f"{cert.serial_number:x}")
         session.pins.add(leaf_sha256(cert.public_bytes(serialization.Encoding.DER)))
-        await driver.install_signed([cert])
+        await driver.install_signed([cert, *ca.chain])
         progress.actions.append("reissue (on-device key + CSR)")
     else:
-        issued = ca.issue(plan.ips, plan.dns)
+        issued = ca.issue(plan.ips, plan.dns, identity=_identity(plan))
         cert = issued.cert
         session.pins.add(leaf_sha256(issued.cert_der))
-        await driver.upload([cert], issued.key)
+        await driver.upload([cert, *ca.chain], issued.key)
         progress.actions.append("reissue (key made here, uploaded)")
     progress.changed = True
     log("install", "ok")
