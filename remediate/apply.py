@@ -29,7 +29,14 @@ from camscan.model import Endpoint, ProbeFailure
 from camscan.remediate.auditlog import AuditLog
 from camscan.remediate.ca import LocalCA
 from camscan.remediate.drivers import make_driver
-from camscan.remediate.drivers.base import Credentials, Driver, DriverError, Session, leaf_sha256
+from camscan.remediate.drivers.base import (
+    Credentials,
+    DeviceFacts,
+    Driver,
+    DriverError,
+    Session,
+    leaf_sha256,
+)
 from camscan.remediate.model import Action, DevicePlan, Outcome, Status
 from camscan.remediate.plan import guess_driver
 from camscan.scanner.tls_probe import ProbeSettings, probe
@@ -92,9 +99,13 @@ def backup_name(endpoint: Endpoint) -> str:
     return f"{endpoint.address.replace(':', '_')}_{endpoint.port}-{stamp}.pem"
 
 
-def _identity(plan: DevicePlan) -> str:
-    """What the site CA's inventory records about the device beside its address."""
-    return f"{plan.vendor or 'unknown vendor'} ({plan.driver or 'no driver'}) port {plan.endpoint.port}"
+def _identity(driver_name: str, facts: DeviceFacts, port: int) -> str:
+    """What the site CA's inventory records about the device beside its address (device text,
+    bounded here; `ca list` sanitizes it for the terminal)."""
+    parts = [facts.manufacturer, facts.model, facts.serial and f"serial {facts.serial}",
+             facts.mac and f"MAC {facts.mac}"]
+    text = " ".join(p for p in parts if p) or "unknown device"
+    return f"{text[:160]} ({driver_name}, port {port})"
 
 
 async def _reissue(
@@ -104,6 +115,7 @@ async def _reissue(
     session: Session,
     progress: _Progress,
     log: Callable[..., None],
+    identity: str,
 ) -> bytes:
     """Install a site-CA certificate; returns the new leaf (DER)."""
     common_name = plan.dns[0] if plan.dns else plan.ips[0]
@@ -117,13 +129,13 @@ async def _reissue(
     if csr is not None:
         log("create-csr", "ok")
         # Refused (CSRMismatch / SigningRefused) unless the device's own names and clean by the rules.
-        cert = ca.sign_csr(csr, plan.ips, plan.dns, identity=_identity(plan))
+        cert = ca.sign_csr(csr, plan.ips, plan.dns, identity=identity)
         log("sign-csr", "ok", serial=f"{cert.serial_number:x}")
         session.pins.add(leaf_sha256(cert.public_bytes(serialization.Encoding.DER)))
         await driver.install_signed([cert, *ca.chain])
         progress.actions.append("reissue (on-device key + CSR)")
     else:
-        issued = ca.issue(plan.ips, plan.dns, identity=_identity(plan))
+        issued = ca.issue(plan.ips, plan.dns, identity=identity)
         cert = issued.cert
         session.pins.add(leaf_sha256(issued.cert_der))
         await driver.upload([cert, *ca.chain], issued.key)
@@ -178,7 +190,8 @@ async def apply_one(
                 progress.changed = True
                 log("set-clock", "ok")
             elif step.action == Action.REISSUE:
-                new_leaf = await _reissue(driver, plan, ca, session, progress, log)
+                identity = _identity(driver_name, facts, endpoint.port)
+                new_leaf = await _reissue(driver, plan, ca, session, progress, log, identity)
 
                 def serves_new(leaf: bytes | None, want: bytes = new_leaf) -> bool:
                     return leaf == want
