@@ -186,3 +186,19 @@ def test_two_level_root_key_stays_out_and_the_chain_verifies(
     # Trusting the root alone, camscan check accepts what the device will serve.
     assert main(["check", str(tmp_path / "cam.pem"), "--ip", INSIDE_IP, "--ca-bundle",
                  str(ca_dir / "root.pem"), "--trust", "site", "--offline"]) == 0
+
+
+def test_fix_apply_asks_for_the_ca_passphrase_before_touching_any_device(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    LocalCA.init(tmp_path / "site-ca", passphrase=PASSPHRASE.encode())
+    monkeypatch.delenv("CAMSCAN_CA_PASSPHRASE")
+    monkeypatch.setenv("CAMSCAN_PASSWORD", "device password")
+    code = main(["fix", "127.0.0.1", "-p", "9", "--ca", str(tmp_path / "site-ca"), "--apply", "--yes",
+                 "--user", "admin", "--json", str(tmp_path / "fix.json"), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and "CAMSCAN_CA_PASSPHRASE" in err and "device password" not in err
+    assert not (tmp_path / "fix.json").exists()  # stopped before the scan
+    # A dry run plans without the key.
+    assert main(["fix", "127.0.0.1", "-p", "9", "--ca", str(tmp_path / "site-ca"), "-q",
+                 "--connect-timeout", "1", "--no-legacy-probe", "--no-ws-discovery"]) in (0, 1)
