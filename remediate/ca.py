@@ -210,7 +210,7 @@ class LocalCA:
     def _leaf(
         self,
         public_key: object,
-        subject: x509.Name,
+        common_name: str,
         ips: Sequence[str],
         dns: Sequence[str],
         days: int,
@@ -229,6 +229,7 @@ class LocalCA:
                 "--force-days if every client of this device accepts longer ones"
             )
         self._within_constraints(sans)
+        subject = self._subject(common_name, sans)
         # Validity counts both ends (RFC 5280 4.1.2.5): `days` days is days*86400 - 1 seconds apart.
         not_before = pki.utcnow() - dt.timedelta(minutes=5)
         ca_key = self.key
@@ -256,7 +257,8 @@ class LocalCA:
                 critical=True,
             )
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            # RFC 5280 4.2.1.6: with an empty subject the SAN is critical.
+            .add_extension(x509.SubjectAlternativeName(sans), critical=not list(subject))
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)  # type: ignore[arg-type]
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
@@ -277,6 +279,15 @@ class LocalCA:
         address = next(iter(ips), None) or next(iter(dns), "")
         inventory.record_issued(self.directory, cert, address=address, identity=identity)
         return cert
+
+    def _subject(self, common_name: str, sans: Sequence[x509.GeneralName]) -> x509.Name:
+        """CN=<the device's name>, or an empty subject when OpenSSL would judge that CN against
+        the CA's dNSName constraints and refuse it (an IP-only leaf: see CS205)."""
+        for ca in (self.certificate, self.trust_anchor):
+            constraints = nameconstraints.constraints_of(ca)
+            if constraints and nameconstraints.cn_violations([common_name], sans, constraints):
+                return x509.Name([])
+        return pki.name(common_name)
 
     def _within_constraints(self, sans: Sequence[x509.GeneralName]) -> None:
         for ca in (self.certificate, self.trust_anchor):
@@ -302,9 +313,9 @@ class LocalCA:
     ) -> pki.Issued:
         """A key generated here and a certificate for it (for devices that take an upload)."""
         key = key or pki.new_key(KEY_TYPES.get(key_type, key_type))
-        subject = pki.name(next(iter(dns), None) or next(iter(ips), None))
+        common_name = next(iter(dns), None) or next(iter(ips), "")
         cert = self._leaf(
-            key.public_key(), subject, ips, dns, days, rsa_key=isinstance(key, rsa.RSAPrivateKey),
+            key.public_key(), common_name, ips, dns, days, rsa_key=isinstance(key, rsa.RSAPrivateKey),
             force_days=force_days, identity=identity,
         )
         return pki.Issued(cert, key)
@@ -352,10 +363,9 @@ class LocalCA:
             )
         cns = signcheck.csr_common_names(csr)
         own_cn = cns[0] if cns and not foreign_cn else None
-        subject = pki.name(own_cn or (sorted(want_dns) or sorted(want_ips))[0])
         return self._leaf(
             csr.public_key(),
-            subject,
+            own_cn or (sorted(want_dns) or sorted(want_ips))[0],
             sorted(want_ips),
             sorted(want_dns),
             days,

@@ -6,7 +6,11 @@ sends, the intermediates found, and the trust anchor when the path reaches one) 
 a NameConstraints extension: each iPAddress and dNSName entry of the leaf's subjectAltName
 must lie in a permitted subtree of its form (when the CA lists any) and in no excluded
 subtree (RFC 5280 4.2.1.10; a dNSName constraint "example.internal" holds that name and every
-name below it). Constraints on other name forms are left to path validation (CS204).
+name below it). Like OpenSSL, a leaf whose SAN has no dNSName also has its host-name-like
+Common Name (an address such as "192.0.2.7" included) judged against the dNSName constraints:
+OpenSSL refuses an IP-only leaf with CN=<its address> under a CA that permits only DNS
+subtrees besides its address ranges. Constraints on other name forms are left to path
+validation (CS204).
 
 ## Why it matters
 A site CA restricted to the site's address ranges and DNS subtrees cannot be turned against
@@ -28,9 +32,15 @@ from collections.abc import Iterator
 
 from cryptography import x509
 
-from camscan.certinfo import cert_sha256
+from camscan.certinfo import cert_sha256, common_names
 from camscan.model import AuditContext, Observation, Rule, Severity, Violation
-from camscan.rules.nameconstraints import constraints_of, describe, leaf_names, violations
+from camscan.rules.nameconstraints import (
+    cn_violations,
+    constraints_of,
+    describe,
+    leaf_names,
+    violations,
+)
 from camscan.rules.trust import chain_verdict
 
 
@@ -44,13 +54,13 @@ def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:
         return
     leaf = obs.leaf
     names = leaf_names(leaf)
-    if not names:
+    if not names and not common_names(leaf):
         return
     for ca in _path(obs, ctx)[1:]:
         constraints = constraints_of(ca)
         if constraints is None:
             continue
-        bad = violations(names, constraints)
+        bad = violations(names, constraints) + cn_violations(common_names(leaf), names, constraints)
         if not bad:
             continue
         subject = ca.subject.rfc4514_string()

@@ -9,12 +9,14 @@ path validator (CS204).
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$")
 
 
 def constraints_of(cert: x509.Certificate) -> x509.NameConstraints | None:
@@ -78,6 +80,31 @@ def violations(
         same_form = [r for r in (_matches(entry, tree) for tree in permitted) if r is not None]
         if same_form and not any(same_form):
             found.append(Violation(label, "not permitted"))
+    return found
+
+
+def looks_like_host(common_name: str) -> bool:
+    """Whether OpenSSL takes a Common Name for a host name (two or more LDH labels; an IPv4
+    address in text such as "192.0.2.7" qualifies)."""
+    labels = common_name.rstrip(".").split(".")
+    return len(labels) >= 2 and all(_LABEL.match(label) for label in labels)
+
+
+def cn_violations(
+    common_names: Iterable[str], names: Iterable[x509.GeneralName], constraints: x509.NameConstraints
+) -> list[Violation]:
+    """OpenSSL also checks a leaf's host-name-like Common Names against dNSName constraints
+    when its SAN has no dNSName (x509_vfy.c check_name_constraints, NAME_CONSTRAINTS_check_CN):
+    an IP-only leaf whose CN is its address fails under a CA that permits only DNS subtrees."""
+    if any(isinstance(n, x509.DNSName) for n in names):
+        return []
+    found: list[Violation] = []
+    for cn in common_names:
+        if not looks_like_host(cn):
+            continue
+        entry = x509.DNSName(cn.rstrip(".").lower())
+        for bad in violations([entry], constraints):
+            found.append(Violation(f"CN:{cn}", bad.reason + " (OpenSSL checks a host-like CN as a DNS name)"))
     return found
 
 

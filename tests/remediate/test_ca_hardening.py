@@ -125,6 +125,27 @@ def test_name_constraints_are_critical_honoured_by_openssl_and_reported_by_cs205
     ok = _verify("-CAfile", str(ca_dir / "ca.pem"), str(tmp_path / "in.pem"))
     assert ok.returncode == 0, ok.stdout + ok.stderr
 
+    # IP only: OpenSSL would judge a CN of "127.77.0.6" against DNS:example.internal and refuse
+    # it, so the leaf gets an empty subject and a critical SAN instead.
+    issue_ip = ["ca", "issue", "--ca", str(ca_dir), "--ip", "127.77.0.6", "--out", str(tmp_path / "ip")]
+    assert main(issue_ip) == 0
+    ip_only = x509.load_pem_x509_certificate((tmp_path / "ip.pem").read_bytes())
+    assert list(ip_only.subject) == []
+    assert ip_only.extensions.get_extension_for_class(x509.SubjectAlternativeName).critical
+    ok = _verify("-CAfile", str(ca_dir / "ca.pem"), str(tmp_path / "ip.pem"))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert main(["check", str(tmp_path / "ip.pem"), "--ip", "127.77.0.6", "--ca-bundle",
+                 str(ca_dir / "ca.pem"), "--trust", "site", "--offline"]) == 0
+    # The same with CN=<address>: OpenSSL refuses it, and CS205 says why.
+    cn_leaf = pki.make_leaf(authority.issued_by, common_name="127.77.0.6", ips=["127.77.0.6"])
+    (tmp_path / "cn.pem").write_bytes(cn_leaf.cert_pem)
+    refused = _verify("-CAfile", str(ca_dir / "ca.pem"), str(tmp_path / "cn.pem"))
+    assert refused.returncode != 0 and "subtree violation" in refused.stdout + refused.stderr
+    capsys.readouterr()
+    assert main(["check", str(tmp_path / "cn.pem"), "--ip", "127.77.0.6", "--ca-bundle",
+                 str(ca_dir / "ca.pem"), "--trust", "site", "--offline"]) == 1
+    assert "CN:127.77.0.6 (not permitted (OpenSSL checks" in capsys.readouterr().out
+
     # Outside: camscan refuses to sign it.
     capsys.readouterr()
     assert main(["ca", "issue", "--ca", str(ca_dir), "--ip", OUTSIDE_IP, "--out", str(tmp_path / "out")]) == 2
