@@ -24,7 +24,7 @@ def constraints_of(cert: x509.Certificate) -> x509.NameConstraints | None:
         return cert.extensions.get_extension_for_class(x509.NameConstraints).value
     except x509.ExtensionNotFound:
         return None
-    except ValueError:  # a malformed extension: CS204 and the parsers report it
+    except (ValueError, TypeError):  # malformed (e.g. a 5-byte IPv4 subtree): CS204 reports it
         return None
 
 
@@ -129,5 +129,5 @@ def describe(constraints: x509.NameConstraints) -> dict[str, list[str]]:
 def leaf_names(cert: x509.Certificate) -> list[x509.GeneralName]:
     try:
         return list(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
-    except (x509.ExtensionNotFound, ValueError):
+    except (x509.ExtensionNotFound, ValueError, TypeError):
         return []
