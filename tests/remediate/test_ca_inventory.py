@@ -157,3 +157,22 @@ def test_fix_apply_records_what_it_installed(make_run: Any) -> None:  # noqa: F8
     [record] = inventory.list_issued(run.ca.directory)
     assert record.serial == f"{leaf.serial_number:x}" and record.address == device.ip
     assert record.names == (f"IP:{device.ip}",) and "(onvif, port" in (record.identity or "")
+
+
+def test_fix_apply_from_a_two_level_ca_installs_the_issuing_ca_too(
+    make_run: Any, tmp_path: Path  # noqa: F811
+) -> None:
+    # Axis is left out: its driver installs the leaf alone (reported; drivers are out of scope here).
+    names = ("hikvision", "onvif", "dahua")
+    run = make_run(*(DeviceSpec(p, "expired", name=p) for p in names))
+    run.ca = LocalCA.init(tmp_path / "two-level", root_dir=tmp_path / "root", permit_ips=["127.0.0.0/8"])
+    assert _apply(run) == 0  # the rescan trusts root.pem alone: the chain must be served
+    outcomes = run.outcomes()
+    for name in names:
+        device = run.lab.device(name)
+        served = trio.from_thread.run_sync(device.served, trio_token=run.token)
+        assert outcomes[device.ip]["outcome"]["status"] == "fixed", (name, outcomes[device.ip]["outcome"])
+        assert [c.subject for c in served.chain] == [served.leaf.subject, run.ca.certificate.subject], name
+        served.leaf.verify_directly_issued_by(run.ca.certificate)
+        assert "CS201" not in outcomes[device.ip]["outcome"].get("remaining", []), name
+    assert len(inventory.list_issued(run.ca.directory)) == len(names)
