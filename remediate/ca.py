@@ -22,7 +22,6 @@ needs RSA. Nothing is signed that camscan's own rules would flag (camscan.remedi
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import json
 import os
 import stat
@@ -39,7 +38,13 @@ from camscan import pki
 from camscan.atomic import write_bytes_atomic
 from camscan.errors import UsageError
 from camscan.remediate import cakey, inventory, signcheck
-from camscan.remediate.casettings import Settings, name_constraints, read_settings
+from camscan.remediate.casettings import (
+    Settings,
+    check_common_name,
+    check_crl_url,
+    name_constraints,
+    read_settings,
+)
 from camscan.rules import nameconstraints
 
 CA_CERT = "ca.pem"
@@ -56,13 +61,6 @@ CSRMismatch = signcheck.SigningRefused
 
 def _too_open(path: Path) -> bool:
     return bool(path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))
-
-
-def write_secret(path: Path, data: bytes, *, force: bool = False) -> None:
-    """Write key material 0600, refusing to replace an existing file unless `force`."""
-    if path.exists() and not force:
-        raise UsageError(f"{path} exists: refusing to overwrite key material (use --force to replace it)")
-    write_bytes_atomic(path, data, mode=0o600)
 
 
 def key_pem(key: pki.PrivateKey) -> bytes:
@@ -144,8 +142,8 @@ class LocalCA:
         kind = KEY_TYPES.get(key_type)
         if kind is None:
             raise UsageError(f"--key-type {key_type!r}: choose ec-p256 or rsa2048")
-        if crl_url is not None and not crl_url.startswith(("http://", "https://")):
-            raise UsageError(f"--crl-url {crl_url!r}: expected an http:// URL (RFC 5280 4.2.1.13)")
+        check_crl_url(crl_url)
+        check_common_name(common_name)
         constraints = name_constraints(permit_ips, permit_dns)
         extensions = [(constraints, True)] if constraints is not None else []
         root_path = Path(root_dir) if root_dir is not None else None
@@ -163,18 +161,23 @@ class LocalCA:
                                extensions=extensions)
         issued = pki.make_ca(common_name, key=pki.new_key(kind), issuer=root, not_after=not_after,
                              path_length=0, extensions=extensions)
-        for where in (path, root_path):
-            if where is not None:
-                where.mkdir(mode=0o700, parents=True, exist_ok=True)
-                where.chmod(0o700)
         settings = Settings(two_level=root is not None, crl_url=crl_url)
-        if root is not None and root_path is not None:
-            cakey.write_key(root_path / ROOT_KEY, root.key, passphrase)
-            write_bytes_atomic(root_path / ROOT_CERT, root.cert_pem, mode=0o644)
-            write_bytes_atomic(path / ROOT_CERT, root.cert_pem, mode=0o644)
-        write_bytes_atomic(path / SETTINGS, (json.dumps(settings.to_json(), indent=2) + "\n").encode())
-        cakey.write_key(path / CA_KEY, issued.key, passphrase)
-        write_bytes_atomic(path / CA_CERT, issued.cert_pem, mode=0o644)
+        try:
+            for where in (path, root_path):
+                if where is not None:
+                    where.mkdir(mode=0o700, parents=True, exist_ok=True)
+                    where.chmod(0o700)
+            if root is not None and root_path is not None:
+                cakey.write_key(root_path / ROOT_KEY, root.key, passphrase)
+                write_bytes_atomic(root_path / ROOT_CERT, root.cert_pem, mode=0o644)
+                write_bytes_atomic(path / ROOT_CERT, root.cert_pem, mode=0o644)
+            write_bytes_atomic(path / SETTINGS, (json.dumps(settings.to_json(), indent=2) + "\n").encode())
+            # The key before the certificate: a CA directory without ca.pem is not loadable,
+            # so an interrupted init is never mistaken for a CA.
+            cakey.write_key(path / CA_KEY, issued.key, passphrase)
+            write_bytes_atomic(path / CA_CERT, issued.cert_pem, mode=0o644)
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot create the CA there ({exc.strerror or exc})") from None
         return cls(path, issued.cert, settings, root.cert if root else None, _key=issued.key)
 
     @classmethod
@@ -228,10 +231,15 @@ class LocalCA:
                 "server certificates; CA/B Forum BR 6.3.2; camscan reports them as CS109); "
                 "--force-days if every client of this device accepts longer ones"
             )
-        self._within_constraints(sans)
-        subject = self._subject(common_name, sans)
         # Validity counts both ends (RFC 5280 4.1.2.5): `days` days is days*86400 - 1 seconds apart.
         not_before = pki.utcnow() - dt.timedelta(minutes=5)
+        ca_end = min(c.not_valid_after_utc for c in (self.certificate, self.trust_anchor))
+        if days > (ca_end - not_before).days:
+            raise UsageError(
+                f"--days {days}: the certificate would outlive the site CA (valid until {ca_end:%Y-%m-%d})"
+            )
+        self._within_constraints(sans)
+        subject = self._subject(common_name, sans)
         ca_key = self.key
         builder = (
             x509.CertificateBuilder()
@@ -312,6 +320,7 @@ class LocalCA:
         identity: str | None = None,
     ) -> pki.Issued:
         """A key generated here and a certificate for it (for devices that take an upload)."""
+        ips, dns = signcheck.device_names(ips, dns)
         key = key or pki.new_key(KEY_TYPES.get(key_type, key_type))
         common_name = next(iter(dns), None) or next(iter(ips), "")
         cert = self._leaf(
@@ -345,8 +354,8 @@ class LocalCA:
             raise signcheck.SigningRefused(
                 "the device's names are needed to sign its CSR: give --ip and/or --dns"
             )
-        want_ips = {str(ipaddress.ip_address(i)) for i in ips}
-        want_dns = {d.lower() for d in dns}
+        valid_ips, valid_dns = signcheck.device_names(ips, dns)
+        want_ips, want_dns = set(valid_ips), set(valid_dns)
         asked_ips, asked_dns = requested_names(csr)
         foreign_cn = signcheck.foreign_common_names(csr, [*want_ips, *want_dns])
         wanted = ", ".join(sorted(want_ips | want_dns))
@@ -378,25 +387,4 @@ class LocalCA:
 def _spki(public_key: object) -> bytes:
     return public_key.public_bytes(  # type: ignore[attr-defined, no-any-return]
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
-def encode_certificate(cert: x509.Certificate, fmt: str, chain: Sequence[x509.Certificate] = ()) -> bytes:
-    """DER: the certificate alone; PEM: the certificate, then the chain a device sends with it."""
-    if fmt == "der":
-        return cert.public_bytes(serialization.Encoding.DER)
-    return pki.pem_chain([cert, *chain])
-
-
-def pkcs12_bytes(
-    issued: pki.Issued, chain: Sequence[x509.Certificate], passphrase: bytes, name: str
-) -> bytes:
-    from cryptography.hazmat.primitives.serialization import pkcs12
-
-    return pkcs12.serialize_key_and_certificates(
-        name.encode(),
-        issued.key,
-        issued.cert,
-        list(chain),
-        serialization.BestAvailableEncryption(passphrase),
     )

@@ -22,11 +22,15 @@ def name_constraints(permit_ips: Sequence[str], permit_dns: Sequence[str]) -> x5
             trees.append(x509.IPAddress(ipaddress.ip_network(text.strip(), strict=True)))
         except ValueError:
             raise UsageError(f"--permit-ip {text!r}: expected a network such as 192.0.2.0/24") from None
+    from camscan.remediate.signcheck import dns_name_error
+
     for text in permit_dns:
         name = text.strip().rstrip(".").lower()
-        labels = name.removeprefix(".").split(".")
-        if not name or "*" in name or any(not label or len(label) > 63 for label in labels):
-            raise UsageError(f"--permit-dns {text!r}: expected a DNS name such as cameras.example.internal")
+        problem = dns_name_error(name.removeprefix("."))
+        if problem:
+            raise UsageError(
+                f"--permit-dns {text!r}: {problem}; expected a DNS name such as cameras.example.internal"
+            )
         trees.append(x509.DNSName(name))
     return x509.NameConstraints(permitted_subtrees=trees, excluded_subtrees=None) if trees else None
 
@@ -48,3 +52,19 @@ def read_settings(path: Path) -> Settings:
         return Settings(bool(data.get("two_level", False)), data.get("crl_url") or None)
     except (OSError, ValueError, AttributeError) as exc:
         raise UsageError(f"{path}: unreadable CA settings ({type(exc).__name__})") from None
+
+
+def check_crl_url(url: str | None) -> None:
+    """An http(s) URL in ASCII with a host (RFC 5280 4.2.1.13: clients fetch CRLs over HTTP)."""
+    if url is None:
+        return
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or not url.isascii() or " " in url:
+        raise UsageError(f"--crl-url {url!r}: expected an http:// URL in ASCII (RFC 5280 4.2.1.13)")
+
+
+def check_common_name(name: str) -> None:
+    if not 1 <= len(name) <= 64:  # RFC 5280 upper bound ub-common-name
+        raise UsageError(f"--name {name!r}: between 1 and 64 characters")

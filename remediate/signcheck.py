@@ -12,6 +12,7 @@ lifetime above 398 days) when the operator asked for it with --force-days.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Sequence
 
 from cryptography import x509
@@ -39,6 +40,40 @@ def normalise_name(value: str) -> str:
         return str(ipaddress.ip_address(text))
     except ValueError:
         return text.rstrip(".").lower()
+
+
+_LDH_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def dns_name_error(name: str) -> str | None:
+    """Why `name` is not a host name a certificate may carry (RFC 1123 LDH labels, A-labels
+    for internationalised names, at most 253 characters), or None."""
+    text = name.rstrip(".").lower()
+    if not text:
+        return "empty"
+    if not text.isascii():
+        return "not ASCII (write an internationalised name as its xn-- A-label)"
+    if len(text) > 253 or not all(_LDH_LABEL.match(label) for label in text.split(".")):
+        return "not a host name (letters, digits and hyphens in dot-separated labels)"
+    return None
+
+
+def device_names(ips: Sequence[str], dns: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The device's addresses (canonical text) and DNS names (lowercase), each validated:
+    a bad one is a one-line error naming it."""
+    addresses = []
+    for ip in ips:
+        try:
+            addresses.append(str(ipaddress.ip_address(ip.strip())))
+        except ValueError:
+            raise SigningRefused(f"--ip {ip!r}: not an IPv4 or IPv6 address") from None
+    names = []
+    for name in dns:
+        problem = dns_name_error(name)
+        if problem:
+            raise SigningRefused(f"--dns {name!r}: {problem}")
+        names.append(name.rstrip(".").lower())
+    return list(dict.fromkeys(addresses)), list(dict.fromkeys(names))
 
 
 def csr_common_names(csr: x509.CertificateSigningRequest) -> list[str]:

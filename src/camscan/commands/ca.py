@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from camscan.pki import Issued
 
 DESCRIPTION = """\
 The site CA that `camscan fix` issues device certificates from, and the files devices take.
@@ -131,6 +139,11 @@ def _check_outputs(paths: list[Path], force: bool) -> None:
             raise UsageError(f"--out {path}: is a directory")
         if path.exists() and not force:
             raise UsageError(f"{path} exists: refusing to overwrite it (use --force to replace it)")
+        try:  # a directory that exists may still refuse files (read-only, /proc...)
+            with tempfile.TemporaryFile(dir=parent):
+                pass
+        except OSError as exc:
+            raise UsageError(f"--out {path}: cannot write in {parent} ({exc.strerror or exc})") from None
 
 
 def _write_all(files: list[tuple[Path, bytes, int]]) -> None:
@@ -174,6 +187,9 @@ def _make(args: argparse.Namespace) -> int:
             )
         if not args.dns:
             raise UsageError("--dns NAME is required")
+        from camscan.remediate.signcheck import device_names
+
+        _, args.dns = device_names([], args.dns)
         _check_outputs([named(".key"), named(".csr")], args.force)
         key = pki.new_key(local_ca.KEY_TYPES[args.key_type])
         request = pki.make_csr(key, common_name=args.dns[0], dns=args.dns)
@@ -196,12 +212,12 @@ def _make(args: argparse.Namespace) -> int:
                                  force_days=args.force_days)
         if p12_secret is not None:
             chain = [*authority.chain, authority.trust_anchor]
-            data = local_ca.pkcs12_bytes(issued, chain, p12_secret, out.name)
+            data = _pkcs12_bytes(issued, chain, p12_secret, out.name)
             _write_all([(named(".p12"), data, 0o600)])
             print(f"{out}.p12 (certificate, key and the CA, 0600)")
             return 0
         _write_all([(named(".key"), local_ca.key_pem(issued.key), 0o600),
-                    (named(suffix), local_ca.encode_certificate(issued.cert, args.format, authority.chain),
+                    (named(suffix), _encode_certificate(issued.cert, args.format, authority.chain),
                      0o644)])
         print(
             f"{out}{suffix} and {out}.key (0600) for {', '.join([*args.ip, *args.dns])}, "
@@ -222,8 +238,28 @@ def _make(args: argparse.Namespace) -> int:
     print(f"the CSR asks for: {sanitize(asked)}")
     cert = authority.sign_csr(request, args.ip, args.dns, correct=args.correct, days=args.days,
                               force_days=args.force_days)
-    _write_all([(named(suffix), local_ca.encode_certificate(cert, args.format, authority.chain), 0o644)])
+    _write_all([(named(suffix), _encode_certificate(cert, args.format, authority.chain), 0o644)])
     names = ", ".join([*args.ip, *args.dns])
     print(f"{out}{suffix} for {names}, valid until {cert.not_valid_after_utc:%Y-%m-%d}, "
           f"serial {cert.serial_number:x}")
     return 0
+
+
+def _encode_certificate(cert: x509.Certificate, fmt: str, chain: Sequence[x509.Certificate] = ()) -> bytes:
+    """DER: the certificate alone; PEM: the certificate, then the chain a device sends with it."""
+    from cryptography.hazmat.primitives import serialization
+
+    from camscan import pki
+
+    if fmt == "der":
+        return cert.public_bytes(serialization.Encoding.DER)
+    return pki.pem_chain([cert, *chain])
+
+
+def _pkcs12_bytes(issued: Issued, chain: Sequence[x509.Certificate], passphrase: bytes, name: str) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    return pkcs12.serialize_key_and_certificates(
+        name.encode(), issued.key, issued.cert, list(chain), serialization.BestAvailableEncryption(passphrase)
+    )

@@ -19,10 +19,14 @@ def run(args: argparse.Namespace) -> int:
 def _init(args: argparse.Namespace) -> int:
     import camscan.remediate.ca as local_ca
     from camscan.errors import UsageError
-    from camscan.remediate import cakey
+    from camscan.remediate import cakey, casettings
 
     if args.two_level != bool(args.root_dir):
         raise UsageError("--two-level and --root-dir go together (the root key is written to ROOTDIR)")
+    # Every option is checked before the passphrase is asked for.
+    casettings.check_common_name(args.name)
+    casettings.check_crl_url(args.crl_url)
+    casettings.name_constraints(args.permit_ip, args.permit_dns)
     passphrase = None if args.no_encrypt else cakey.passphrase_from_environment(
         confirm=True, prompt="new CA key passphrase: ", new=True
     )
@@ -69,7 +73,8 @@ def _list(args: argparse.Namespace) -> int:
         cells = [sanitize(cell).ljust(width) for cell, width in zip(row[:5], widths, strict=True)]
         print("  ".join([*cells, sanitize(row[5])]).rstrip())
     issuers = sorted({r.issuer for r in records})
-    print(f"\n{len(records)} certificates, issuer {'; '.join(sanitize(i) for i in issuers)}")
+    noun = "certificate" if len(records) == 1 else "certificates"
+    print(f"\n{len(records)} {noun}, issuer {'; '.join(sanitize(i) for i in issuers)}")
     return 0
 
 
