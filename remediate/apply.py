@@ -227,9 +227,14 @@ async def apply_one(
         )
         log("failed", exc.kind, detail=str(exc))
         return outcome(Status.FAILED, f"{exc} ({state})")
-    except CamscanError as exc:  # the site CA refused the device's CSR: nothing was installed
+    except CamscanError as exc:  # the site CA refused to sign: no certificate was installed
         log("failed", "refused", detail=str(exc))
-        return outcome(Status.FAILED, f"{exc} (device unchanged)")
+        state = (
+            "no certificate installed; changed before: " + ", ".join(progress.actions)
+            if progress.changed
+            else "device unchanged"
+        )
+        return outcome(Status.FAILED, f"{exc} ({state})")
     except StepFailed as exc:
         log("failed", "timeout", detail=str(exc))
         return outcome(Status.FAILED, f"the device did not come back after the reboot: {exc}")

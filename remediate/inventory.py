@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from camscan.atomic import write_bytes_atomic
 from camscan.errors import CamscanError, LockedError, UsageError
+from camscan.remediate.reasons import REASON_NAMES, reason_key
 
 if TYPE_CHECKING:
     from camscan.remediate.ca import LocalCA
@@ -48,21 +49,23 @@ FORMAT = 1
 LOCK_WAIT_SECONDS = 10.0
 MAX_CRL_DAYS = 366
 
-# RFC 5280 5.3.1. certificateHold and removeFromCRL are left out: a hold that can be lifted
-# needs more than an inventory (and the CA/B Forum BRs forbid it for server certificates).
+# RFC 5280 5.3.1 (the names themselves live in camscan.remediate.reasons, free of cryptography).
 REASONS: dict[str, x509.ReasonFlags] = {
-    "unspecified": x509.ReasonFlags.unspecified,
-    "keycompromise": x509.ReasonFlags.key_compromise,
-    "cacompromise": x509.ReasonFlags.ca_compromise,
-    "affiliationchanged": x509.ReasonFlags.affiliation_changed,
-    "superseded": x509.ReasonFlags.superseded,
-    "cessationofoperation": x509.ReasonFlags.cessation_of_operation,
-    "privilegewithdrawn": x509.ReasonFlags.privilege_withdrawn,
+    reason_key(name): flag
+    for name, flag in zip(
+        REASON_NAMES,
+        (
+            x509.ReasonFlags.unspecified,
+            x509.ReasonFlags.key_compromise,
+            x509.ReasonFlags.ca_compromise,
+            x509.ReasonFlags.affiliation_changed,
+            x509.ReasonFlags.superseded,
+            x509.ReasonFlags.cessation_of_operation,
+            x509.ReasonFlags.privilege_withdrawn,
+        ),
+        strict=True,
+    )
 }
-REASON_NAMES = (
-    "unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
-    "cessationOfOperation", "privilegeWithdrawn",
-)
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def parse_serial(serial: str | int) -> str:
 
 
 def parse_reason(reason: str) -> tuple[str, x509.ReasonFlags]:
-    key = reason.strip().lower().replace("-", "").replace("_", "")
+    key = reason_key(reason)
     if key not in REASONS:
         raise UsageError(f"--reason {reason!r}: choose one of {', '.join(REASON_NAMES)}")
     return REASON_NAMES[list(REASONS).index(key)], REASONS[key]
@@ -270,7 +273,7 @@ def build_crl(
                 .serial_number(int(record.serial, 16))
                 .revocation_date(dt.datetime.fromisoformat(record.revoked_at))
             )
-            flag = REASONS[(record.reason or "unspecified").lower()]
+            flag = REASONS[reason_key(record.reason or "unspecified")]
             if flag is not x509.ReasonFlags.unspecified:  # RFC 5280 5.3.1: omit, not "unspecified"
                 revoked = revoked.add_extension(x509.CRLReason(flag), critical=False)
             builder = builder.add_revoked_certificate(revoked.build())

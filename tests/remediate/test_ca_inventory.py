@@ -176,3 +176,22 @@ def test_fix_apply_from_a_two_level_ca_installs_the_issuing_ca_too(
         served.leaf.verify_directly_issued_by(run.ca.certificate)
         assert "CS201" not in outcomes[device.ip]["outcome"].get("remaining", []), name
     assert len(inventory.list_issued(run.ca.directory)) == len(names)
+
+
+def test_fix_apply_refuses_what_the_site_ca_may_not_sign_and_leaves_the_device_alone(
+    make_run: Any, tmp_path: Path  # noqa: F811
+) -> None:
+    """The signing checks are inside the signing function: `fix --apply` gets them too."""
+    run = make_run(DeviceSpec("hikvision", "expired", name="cam"), DeviceSpec("axis", "expired", name="ax"))
+    run.ca = LocalCA.init(tmp_path / "elsewhere", permit_ips=["10.0.0.0/8"])  # not the lab's range
+    before = {name: run.fingerprint(run.lab.device(name)) for name in ("cam", "ax")}
+    run.fix("--apply", "--yes", "--user", "admin", "--reboot-timeout", "10")
+    outcomes = run.outcomes()
+    for name in ("cam", "ax"):
+        device = run.lab.device(name)
+        outcome = outcomes[device.ip]["outcome"]
+        assert outcome["status"] == "failed" and "outside the site CA's name constraints" in outcome["reason"]
+        assert run.fingerprint(device) == before[name]  # still serving its previous certificate
+    assert inventory.list_issued(run.ca.directory) == []
+    refusals = [e for e in run.audit_log() if e["action"] == "failed"]
+    assert len(refusals) == 2 and all(e["result"] == "refused" for e in refusals)

@@ -39,7 +39,7 @@ FORMATS = ("pem", "der", "p12")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from camscan.remediate.inventory import REASON_NAMES
+    from camscan.remediate.reasons import REASON_NAMES
 
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     init = sub.add_parser("init", help="create the site CA in DIR")
