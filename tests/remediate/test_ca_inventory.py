@@ -99,6 +99,18 @@ def test_list_revoke_crl_end_to_end_and_openssl_refuses_the_revoked_leaf(
     assert "CRL number 2" in capsys.readouterr().out
 
 
+def test_cli_records_the_identity_it_is_given(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ca_dir = tmp_path / "site-ca"
+    assert main(["ca", "init", "--dir", str(ca_dir)]) == 0
+    assert main(["ca", "issue", "--ca", str(ca_dir), "--ip", IP, "--identity", "AXIS P1375 ACCC8E012345",
+                 "--out", str(tmp_path / "cam")]) == 0
+    assert inventory.list_issued(ca_dir)[0].identity == "AXIS P1375 ACCC8E012345"
+    capsys.readouterr()
+    assert main(["ca", "issue", "--ca", str(ca_dir), "--ip", IP, "--identity", "bad\x1b[2Jtext",
+                 "--out", str(tmp_path / "cam2")]) == 2
+    assert "--identity" in capsys.readouterr().err and not (tmp_path / "cam2.key").exists()
+
+
 def test_crl_needs_the_passphrase_and_list_does_not(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

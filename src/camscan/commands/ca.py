@@ -65,6 +65,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--dns", action="append", default=[], metavar="NAME", help="DNS SAN (repeatable)")
         p.add_argument("--out", required=True, metavar="PREFIX", help=out_help)
         p.add_argument("--force", action="store_true", help="replace existing output files")
+        if ips:
+            p.add_argument("--identity", metavar="TEXT",
+                           help="what the inventory records about the device (vendor, model, serial)")
 
     issue = sub.add_parser("issue", help="a key made here and a certificate for a device")
     issue.add_argument("--ca", required=True, metavar="DIR")
@@ -125,6 +128,16 @@ def _p12_passphrase() -> bytes:
     if not first or first != getpass.getpass("again: "):
         raise UsageError("the passwords are empty or differ")
     return first.encode()
+
+
+def _identity(text: str | None) -> str | None:
+    from camscan.errors import UsageError
+
+    if text is None:
+        return None
+    if not text.strip() or len(text) > 200 or not text.isprintable():
+        raise UsageError("--identity: 1 to 200 printable characters")
+    return text.strip()
 
 
 def _check_outputs(paths: list[Path], force: bool) -> None:
@@ -209,7 +222,7 @@ def _make(args: argparse.Namespace) -> int:
     if args.action == "issue":
         p12_secret = _p12_passphrase() if args.format == "p12" else None
         issued = authority.issue(args.ip, args.dns, days=args.days, key_type=args.key_type,
-                                 force_days=args.force_days)
+                                 force_days=args.force_days, identity=_identity(args.identity))
         if p12_secret is not None:
             chain = [*authority.chain, authority.trust_anchor]
             data = _pkcs12_bytes(issued, chain, p12_secret, out.name)
@@ -237,7 +250,7 @@ def _make(args: argparse.Namespace) -> int:
     asked = ", ".join(sorted(asked_ips | asked_dns)) or "(no subjectAltName)"
     print(f"the CSR asks for: {sanitize(asked)}")
     cert = authority.sign_csr(request, args.ip, args.dns, correct=args.correct, days=args.days,
-                              force_days=args.force_days)
+                              force_days=args.force_days, identity=_identity(args.identity))
     _write_all([(named(suffix), _encode_certificate(cert, args.format, authority.chain), 0o644)])
     names = ", ".join([*args.ip, *args.dns])
     print(f"{out}{suffix} for {names}, valid until {cert.not_valid_after_utc:%Y-%m-%d}, "
