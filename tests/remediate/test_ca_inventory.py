@@ -207,3 +207,26 @@ def test_fix_apply_refuses_what_the_site_ca_may_not_sign_and_leaves_the_device_a
     assert inventory.list_issued(run.ca.directory) == []
     refusals = [e for e in run.audit_log() if e["action"] == "failed"]
     assert len(refusals) == 2 and all(e["result"] == "refused" for e in refusals)
+
+
+def test_appending_keeps_every_record_whatever_shape_the_file_is_in(tmp_path: Path) -> None:
+    from camscan.errors import CamscanError
+
+    ca = LocalCA.init(tmp_path / "site-ca")
+    first = ca.issue(["127.0.0.1"]).cert
+    second = ca.issue(["127.0.0.2"]).cert
+    inventory.revoke(ca.directory, first.serial_number, "superseded")  # a whole rewrite
+    third = ca.issue(["127.0.0.3"]).cert  # appended
+    path = ca.directory / inventory.INVENTORY
+    json.loads(path.read_text())  # still one JSON document
+    # Someone pretty-printed it: the next record reads and rewrites the whole file instead.
+    path.write_text(json.dumps(json.loads(path.read_text()), indent=2))
+    fourth = ca.issue(["127.0.0.4"]).cert
+    records = inventory.list_issued(ca.directory)
+    assert [r.serial for r in records] == [f"{c.serial_number:x}" for c in (first, second, third, fourth)]
+    assert records[0].status() == "revoked" and records[3].status() == "valid"
+    with pytest.raises(CamscanError, match="already in the inventory"):
+        inventory.record_issued(ca.directory, third, address="127.0.0.3")
+    with pytest.raises(CamscanError, match="already in the inventory"):
+        inventory.record_issued(ca.directory, fourth, address="127.0.0.4")
+    assert len(inventory.list_issued(ca.directory)) == 4
