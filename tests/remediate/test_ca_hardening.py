@@ -169,6 +169,15 @@ def test_name_constraints_are_critical_honoured_by_openssl_and_reported_by_cs205
                  str(ca_dir / "ca.pem"), "--trust", "site", "--offline"]) == 0
 
 
+def test_init_says_which_name_form_stays_unconstrained(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ca", "init", "--dir", str(tmp_path / "a"), "--permit-ip", "127.77.0.0/16"]) == 0
+    assert "DNS names are not constrained" in capsys.readouterr().out
+    assert main(["ca", "init", "--dir", str(tmp_path / "b"), "--permit-dns", "example.internal"]) == 0
+    assert "IP addresses are not constrained" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("bad", [["--permit-ip", "127.77.0.5/16"], ["--permit-dns", "*.example.internal"],
                                  ["--two-level"], ["--crl-url", "ldap://x"]])
 def test_init_refuses_bad_constraints_and_options(

@@ -45,6 +45,11 @@ def _init(args: argparse.Namespace) -> int:
     if args.permit_ip or args.permit_dns:
         permitted = ", ".join([*args.permit_ip, *args.permit_dns])
         print(f"  name constraints (critical): may certify only {permitted}")
+        # RFC 5280 4.2.1.10: a name form without permitted subtrees is not constrained at all.
+        if not args.permit_dns:
+            print("  note: DNS names are not constrained (add --permit-dns to close them too)")
+        elif not args.permit_ip:
+            print("  note: IP addresses are not constrained (add --permit-ip to close them too)")
     if args.crl_url:
         print(f"  CRL distribution point: {args.crl_url}")
     return 0
