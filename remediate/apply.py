@@ -29,7 +29,14 @@ from camscan.model import Endpoint, ProbeFailure
 from camscan.remediate.auditlog import AuditLog
 from camscan.remediate.ca import LocalCA
 from camscan.remediate.drivers import make_driver
-from camscan.remediate.drivers.base import Credentials, Driver, DriverError, Session, leaf_sha256
+from camscan.remediate.drivers.base import (
+    Credentials,
+    DeviceFacts,
+    Driver,
+    DriverError,
+    Session,
+    leaf_sha256,
+)
 from camscan.remediate.model import Action, DevicePlan, Outcome, Status
 from camscan.remediate.plan import guess_driver
 from camscan.scanner.tls_probe import ProbeSettings, probe
@@ -93,6 +100,15 @@ def backup_name(endpoint: Endpoint) -> str:
     return f"{endpoint.address.replace(':', '_')}_{endpoint.port}-{stamp}.pem"
 
 
+def _identity(driver_name: str, facts: DeviceFacts, port: int) -> str:
+    """What the site CA's inventory records about the device beside its address (device text,
+    bounded here; `ca list` sanitizes it for the terminal)."""
+    parts = [facts.manufacturer, facts.model, facts.serial and f"serial {facts.serial}",
+             facts.mac and f"MAC {facts.mac}"]
+    text = " ".join(p for p in parts if p) or "unknown device"
+    return f"{text[:160]} ({driver_name}, port {port})"
+
+
 async def _reissue(
     driver: Driver,
     plan: DevicePlan,
@@ -100,6 +116,7 @@ async def _reissue(
     session: Session,
     progress: _Progress,
     log: Callable[..., None],
+    identity: str,
 ) -> bytes:
     """Install a site-CA certificate; returns the new leaf (DER)."""
     common_name = plan.dns[0] if plan.dns else plan.ips[0]
@@ -112,16 +129,17 @@ async def _reissue(
         log("create-csr", "unsupported", detail=str(exc))
     if csr is not None:
         log("create-csr", "ok")
-        cert = ca.sign_csr(csr, plan.ips, plan.dns)  # CSRMismatch: refused, nothing installed
+        # Refused (CSRMismatch / SigningRefused) unless the device's own names and clean by the rules.
+        cert = ca.sign_csr(csr, plan.ips, plan.dns, identity=identity)
         log("sign-csr", "ok", serial=f"{cert.serial_number:x}")
         session.pins.add(leaf_sha256(cert.public_bytes(serialization.Encoding.DER)))
-        await driver.install_signed([cert])
+        await driver.install_signed([cert, *ca.chain])
         progress.actions.append("reissue (on-device key + CSR)")
     else:
-        issued = ca.issue(plan.ips, plan.dns)
+        issued = ca.issue(plan.ips, plan.dns, identity=identity)
         cert = issued.cert
         session.pins.add(leaf_sha256(issued.cert_der))
-        await driver.upload([cert], issued.key)
+        await driver.upload([cert, *ca.chain], issued.key)
         progress.actions.append("reissue (key made here, uploaded)")
     progress.changed = True
     log("install", "ok")
@@ -173,7 +191,8 @@ async def apply_one(
                 progress.changed = True
                 log("set-clock", "ok", detail=done)
             elif step.action == Action.REISSUE:
-                new_leaf = await _reissue(driver, plan, ca, session, progress, log)
+                identity = _identity(driver_name, facts, endpoint.port)
+                new_leaf = await _reissue(driver, plan, ca, session, progress, log, identity)
 
                 def serves_new(leaf: bytes | None, want: bytes = new_leaf) -> bool:
                     return leaf == want
@@ -210,9 +229,14 @@ async def apply_one(
         log("failed", exc.kind, detail=str(exc))
         manual = "; the plan's manual steps apply" if exc.kind == "unsupported" else ""
         return outcome(Status.FAILED, f"{exc} ({state}){manual}")
-    except CamscanError as exc:  # the site CA refused the device's CSR: nothing was installed
+    except CamscanError as exc:  # the site CA refused to sign: no certificate was installed
         log("failed", "refused", detail=str(exc))
-        return outcome(Status.FAILED, f"{exc} (device unchanged)")
+        state = (
+            "no certificate installed; changed before: " + ", ".join(progress.actions)
+            if progress.changed
+            else "device unchanged"
+        )
+        return outcome(Status.FAILED, f"{exc} ({state})")
     except StepFailed as exc:
         log("failed", "timeout", detail=str(exc))
         return outcome(Status.FAILED, f"the device did not come back after the reboot: {exc}")

@@ -42,6 +42,7 @@ RULE_MODULES: tuple[str, ...] = (
     "cs202_untrusted_root",
     "cs203_broken_chain",
     "cs204_path_validation",
+    "cs205_name_constraints",
     "cs301_legacy_tls",
     "cs302_clock_skew",
     "cs401_shared_key",

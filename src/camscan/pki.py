@@ -127,8 +127,12 @@ def make_ca(
     path_length: int | None = None,
     subject: x509.Name | None = None,
     hash_algorithm: hashes.HashAlgorithm | None = None,
+    extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
 ) -> Issued:
-    """A root CA (issuer=None, self-signed) or an intermediate CA signed by `issuer`."""
+    """A root CA (issuer=None, self-signed) or an intermediate CA signed by `issuer`.
+
+    `extensions`: more (extension, critical) pairs, e.g. NameConstraints.
+    """
     key = key or new_key("ec-p256")
     not_before = not_before or utcnow() - dt.timedelta(days=1)
     not_after = not_after or not_before + dt.timedelta(days=3650)
@@ -165,6 +169,8 @@ def make_ca(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
             critical=False,
         )
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
     cert = builder.sign(signer_key, _hash_for(signer_key, hash_algorithm))  # type: ignore[arg-type]
     return Issued(cert, key)
 

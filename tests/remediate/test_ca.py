@@ -23,6 +23,13 @@ from camscan.remediate import commands as cmd
 from camscan.remediate.ca import CSRMismatch, LocalCA
 
 IP = "127.0.0.7"
+CA_PASSPHRASE = "site CA test passphrase"
+
+
+@pytest.fixture(autouse=True)
+def _ca_passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ca init` encrypts the CA key by default; the CLI tests read its passphrase from here."""
+    monkeypatch.setenv("CAMSCAN_CA_PASSPHRASE", CA_PASSPHRASE)
 
 
 def _mode(path: Path) -> int:
@@ -129,10 +136,11 @@ def test_cli_issue_pem_der_p12_with_0600_keys_and_no_silent_overwrite(
     )
     assert x509.load_der_x509_certificate(Path(f"{out}.der").read_bytes()).public_key() != cert.public_key()
     monkeypatch.delenv("CAMSCAN_P12_PASSPHRASE", raising=False)
+    monkeypatch.delenv("CAMSCAN_P12_PASSWORD", raising=False)
     monkeypatch.setattr("sys.stdin", io.StringIO())  # not a terminal: no prompt
     assert main(["ca", "issue", "--ca", str(ca_dir), "--ip", IP, "--out", str(out), "--format", "p12"]) == 2
-    assert "CAMSCAN_P12_PASSPHRASE" in capsys.readouterr().err
-    monkeypatch.setenv("CAMSCAN_P12_PASSPHRASE", "correct horse")
+    assert "CAMSCAN_P12_PASSWORD" in capsys.readouterr().err
+    monkeypatch.setenv("CAMSCAN_P12_PASSWORD", "correct horse")
     assert main(["ca", "issue", "--ca", str(ca_dir), "--ip", IP, "--out", str(out), "--format", "p12"]) == 0
     assert _mode(Path(f"{out}.p12")) == 0o600
     key, leaf, extra = pkcs12.load_key_and_certificates(Path(f"{out}.p12").read_bytes(), b"correct horse")

@@ -43,7 +43,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _password(env: str, prompt: str) -> Callable[[], bytes | None]:
     def get() -> bytes | None:
-        value = os.environ.get(env)
+        from camscan.p12env import P12_ENV, p12_password
+
+        value = p12_password() if env == P12_ENV else os.environ.get(env)
         if value is not None:
             return value.encode()
         if sys.stdin.isatty():

@@ -134,6 +134,9 @@ def run(args: argparse.Namespace) -> int:
         from camscan.remediate.ca import LocalCA
 
         authority = LocalCA.load(args.ca)
+        if args.apply:
+            # The CA key's passphrase is asked (or its absence refused) before any device is touched.
+            authority.key  # noqa: B018
         args.ca_bundle = [*args.ca_bundle, str(authority.cert_path)]
     for flag, value in (("--json", args.json), ("--html", args.html)):
         if value and value != "-":
