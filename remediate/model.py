@@ -64,7 +64,8 @@ class DevicePlan:
 
 
 class Status(enum.StrEnum):
-    FIXED = "fixed"
+    FIXED = "fixed"  # the rescan finds nothing on the device
+    IMPROVED = "improved"  # what the automatic steps targeted is gone; manual-step findings remain
     NOT_FIXED = "not_fixed"
     SKIPPED = "skipped"
     FAILED = "failed"

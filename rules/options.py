@@ -81,7 +81,10 @@ def parse_as_of(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
         amount, unit = int(relative.group(1)), relative.group(2)
         base = now or dt.datetime.now(dt.UTC)
         delta = dt.timedelta(days=amount) if unit == "d" else dt.timedelta(hours=amount)
-        moment = base + delta
+        try:
+            moment = base + delta
+        except OverflowError:
+            raise UsageError(f"--as-of {text!r}: after 9999-12-31, the last date camscan can judge") from None
     else:
         try:
             moment = dt.datetime.fromisoformat(raw.replace("z", "Z"))
@@ -92,7 +95,12 @@ def parse_as_of(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
             ) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).replace(microsecond=0)
+    try:
+        return moment.astimezone(dt.UTC).replace(microsecond=0)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is after the last date Python knows
+        raise UsageError(
+            f"--as-of {text!r}: after 9999-12-31T23:59:59Z, the last date camscan can judge"
+        ) from None
 
 
 def trust_from_args(args: argparse.Namespace) -> TrustConfig:

@@ -73,7 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sweep.add_argument(
         "--legacy-probe", action=argparse.BooleanOptionalAction, default=True,
         help="also ask each HTTPS endpoint for TLS 1.0 and 1.1 with hand-built hellos "
-        "(two more connections per endpoint, within --per-host; default: on)",
+        "(one more connection per endpoint, within --per-host; default: on)",
     )
     sweep.add_argument(
         "--ws-discovery", action=argparse.BooleanOptionalAction, default=True,

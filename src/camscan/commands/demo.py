@@ -44,6 +44,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     rule_options.add_arguments(parser)
     # The demo trusts the lab's own site CA and never leaves loopback (no AIA fetches).
     parser.set_defaults(trust="site", offline=True)
+    for action in parser._actions:
+        if action.dest == "trust":
+            action.help = ("site: the --ca-bundle files alone, with the lab's site CA (default for the "
+                           "demo); public: Mozilla roots plus --ca-bundle")
     report_options.add_arguments(parser)
 
 
@@ -69,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
     from camscan.lab import default_fleet, load_fleet, open_lab
     from camscan.model import AuditResult
     from camscan.pipeline import judge, run_scan
-    from camscan.reports.json_report import write_json
     from camscan.scanner.options import scan_parameters, sweep_options
     from camscan.scanner.output import plural, render
 
@@ -104,8 +107,7 @@ def run(args: argparse.Namespace) -> int:
     audit, checks, bundles, count = runtime.run(main)
     elapsed = time.perf_counter() - started
     written = [str(out / "report.json")]
-    write_json(audit, written[0])
-    written += report_options.write_reports(audit, args)
+    written += report_options.write_reports(audit, args, json_target=written[0])
     if not args.quiet:
         render(audit, sys.stdout)
         _print_checks(checks)

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
+from camscan.argtypes import positive
 from camscan.reports import options as report_options
 from camscan.rules import options as rule_options
 from camscan.scanner import options as scanner_options
@@ -74,7 +75,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     apply.add_argument(
         "--reboot-timeout",
-        type=float,
+        type=positive(float, unit="seconds"),
         default=180.0,
         metavar="S",
         help="how long a rebooting device may take to come back (default 180 s)",
@@ -143,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         ),
     )
     out = sys.stderr if args.json == "-" else sys.stdout
-    out.write(render.plan_text(plans))
+    out.write(render.plan_text(plans, applying=args.apply))
     outcomes: list[Outcome] = []
     final = audit
     if args.apply and plans:
@@ -165,7 +166,9 @@ def run(args: argparse.Namespace) -> int:
         )
 
         def progress(outcome: Outcome) -> None:
-            out.write(f"  {outcome.status.value:<8} {outcome.endpoint}\n")
+            # Before the rescan a device is only "applied": fixed is what the rescan shows.
+            word = "applied" if outcome.status.value == "fixed" else outcome.status.value
+            out.write(f"  {word:<8} {outcome.endpoint}\n")
             out.flush()
 
         try:
@@ -182,9 +185,7 @@ def run(args: argparse.Namespace) -> int:
         reachable = {obs.endpoint for obs in final.scan.observations}
         outcomes = judge_outcomes(applied, plans, after, reachable)
         out.write(render.outcome_text(outcomes))
-        out.write(
-            f"findings before: {len(audit.findings)}, after: {len(final.findings)}; audit log: {log.path}\n"
-        )
+        out.write(_before_after(audit, final) + f"; audit log: {log.path}\n")
     document = render.fix_document(plans, as_of=audit.as_of, applied=bool(outcomes), outcomes=outcomes)
     if args.json:
         import json
@@ -203,8 +204,26 @@ def run(args: argparse.Namespace) -> int:
         from camscan.reports.html_report import render_html
 
         write_text_atomic(args.html, render_html(final, fix_plans=document["devices"]))
+    # 1 means findings: a finding an automatic step targeted is still there (or unknown, the
+    # device did not answer); improved (only manual steps left) and skipped are not that.
     bad = any(o.status.value in ("not_fixed", "failed") for o in outcomes)
     return 1 if bad else 0
+
+
+def _before_after(before: AuditResult, after: AuditResult) -> str:
+    """Findings before and after, counting a device that did not answer the rescan as silent
+    (its findings are unknown), never as one without findings."""
+    answered = {obs.endpoint for obs in after.scan.observations}
+    silent = sorted({obs.endpoint for obs in before.scan.observations} - answered, key=str)
+    known = sum(1 for f in before.findings if f.endpoint not in silent)
+    text = f"findings before: {len(before.findings)}, after: {len(after.findings)}"
+    if silent:
+        text += (
+            f" ({len(silent)} device(s) did not answer the rescan, so their findings are unknown: "
+            f"{' '.join(str(e) for e in silent[:10])}{' ...' if len(silent) > 10 else ''}; "
+            f"before on the devices that answered: {known})"
+        )
+    return text
 
 
 def _consent(args: argparse.Namespace, plans: Sequence[DevicePlan], out: TextIO) -> bool:

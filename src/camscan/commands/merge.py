@@ -68,7 +68,6 @@ def run(args: argparse.Namespace) -> int:
     from camscan.errors import UsageError
     from camscan.pipeline import judge
     from camscan.reports.json_load import load_report
-    from camscan.reports.json_report import write_json
     from camscan.reports.merge import check_compatible, combine, keep_history_findings, missing_shards
     from camscan.rules.registry import judging_fingerprint
 
@@ -83,9 +82,7 @@ def run(args: argparse.Namespace) -> int:
         ctx = dataclasses.replace(ctx, now=min(report.audit.as_of for report in loaded))
     scan = combine(loaded, duplicates=args.duplicates)
     audit = keep_history_findings(runtime.run(judge, scan, ctx), loaded)
-    if args.json:
-        write_json(audit, args.json)
-    written = report_options.write_reports(audit, args)
+    written = report_options.write_reports(audit, args, json_target=args.json)
     if not args.quiet:
         missing = missing_shards(loaded)
         if missing:
