@@ -252,6 +252,11 @@ def _head(audit: AuditResult) -> dict[str, Any]:
             "legacy_probe": params.legacy_probe,
             "ws_discovery": params.ws_discovery,
             "shard": params.shard,
+            "merge": None if params.merge is None else {
+                "reports": params.merge.reports,
+                "shards": list(params.merge.shards),
+                "missing_shards": list(params.merge.missing_shards),
+            },
             "rules_fingerprint": rules_fingerprint(),
             "judging_fingerprint": audit.judging,
         },

@@ -241,7 +241,8 @@ def test_a_device_that_never_comes_back_is_reported_failed(
     assert entry["status"] == "failed"
     assert "did not come back" in entry["reason"]
     # Not "after: 0" as if it were clean: the silent device is counted as such.
-    summary = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("findings before"))
+    out = capsys.readouterr().out
+    summary = next(line for line in out.splitlines() if line.startswith("findings before"))
     assert "1 device(s) did not answer the rescan" in summary and device.ip in summary
     assert [line["action"] for line in run.audit_log()][-2:] == ["reboot", "failed"]
 

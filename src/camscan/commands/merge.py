@@ -83,11 +83,12 @@ def run(args: argparse.Namespace) -> int:
     scan = combine(loaded, duplicates=args.duplicates)
     audit = keep_history_findings(runtime.run(judge, scan, ctx), loaded)
     written = report_options.write_reports(audit, args, json_target=args.json)
+    missing = missing_shards(loaded)
+    if missing:
+        # Even with -q: without it a partial merge looks like the whole estate.
+        print(f"camscan merge: warning: no report for shard {', '.join(missing)}: the merge covers "
+              "part of the split (the report records it in parameters.merge)", file=sys.stderr)
     if not args.quiet:
-        missing = missing_shards(loaded)
-        if missing:
-            print(f"note: no report for shard {', '.join(missing)}: the merge covers part of the split",
-                  file=sys.stderr)
         print(
             f"merged {len(loaded)} reports: {len(scan.observations) + len(scan.failures)} endpoints, "
             f"{len(scan.observations)} HTTPS, {len(audit.findings)} findings",
