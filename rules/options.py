@@ -125,7 +125,8 @@ def context_from_args(
     from camscan.model import AuditContext
 
     as_of = getattr(args, "as_of", None)
-    now = parse_as_of(as_of) if as_of else dt.datetime.now(dt.UTC).replace(microsecond=0)
+    # `--as-of ''` is a mistake to report, not "now".
+    now = parse_as_of(as_of) if as_of is not None else dt.datetime.now(dt.UTC).replace(microsecond=0)
     return AuditContext(
         now=now,
         expiry_warn_days=getattr(args, "expiry_warn", DEFAULT_EXPIRY_WARN_DAYS),

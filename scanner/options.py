@@ -30,7 +30,6 @@ TARGET_SETTINGS: tuple[str, ...] = ("ports", "exclude", "allow_large", "shard")
 
 
 # A count of connections and a duration or rate: whole numbers from 1, positive numbers.
-positive_int = bounded(int, 1)
 positive_float = positive(float)
 
 
@@ -56,9 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "cover every endpoint exactly once, in shards whose sizes differ by at most one; "
         "combine their JSON reports with `camscan merge`",
     )
-    sweep.add_argument("--concurrency", type=positive_int, default=256, metavar="N",
+    # The bounds of the audit config's [scan] keys: each worker is a task, so an unbounded
+    # --concurrency 10**20 exhausted memory before a single probe.
+    sweep.add_argument("--concurrency", type=bounded(int, 1, 65536), default=256, metavar="N",
                        help="connections in flight at once, all hosts together (default: 256)")
-    sweep.add_argument("--per-host", type=positive_int, default=2, metavar="N",
+    sweep.add_argument("--per-host", type=bounded(int, 1, 64), default=2, metavar="N",
                        help="connections at once to one address; cameras are fragile (default: 2)")
     sweep.add_argument("--rate", type=positive_float, default=None, metavar="PER_SECOND",
                        help="at most this many new connections per second (default: unlimited)")

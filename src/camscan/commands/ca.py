@@ -100,7 +100,10 @@ def run(args: argparse.Namespace) -> int:
     from camscan.errors import UsageError
 
     if args.action == "init":
-        authority = local_ca.LocalCA.init(args.dir, key_type=args.key_type, common_name=args.name)
+        try:
+            authority = local_ca.LocalCA.init(args.dir, key_type=args.key_type, common_name=args.name)
+        except OSError as exc:  # --dir under a file, or somewhere not writable
+            raise UsageError(f"--dir {args.dir!r}: cannot create the CA there ({exc.strerror})") from None
         print(
             f"site CA created: {authority.cert_path} (import it as a trusted root on every client), "
             f"key {authority.directory / local_ca.CA_KEY} (0600)"

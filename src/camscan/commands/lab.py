@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
     fleet = load_fleet(args.fleet) if args.fleet else default_fleet()
     block = validate_block(args.block, "--block") if args.block else None
+    _check_out_dir(args.out)
     http_port: int | bool | None = True
     if args.no_http:
         http_port = None
@@ -135,6 +136,22 @@ def run(args: argparse.Namespace) -> int:
             raise
     print("camscan lab: stopped", file=sys.stderr)
     return 0
+
+
+def _check_out_dir(out: str) -> None:
+    """One line (exit 2) before the lab starts when --out cannot take the bundles, not a
+    traceback once the devices are up."""
+    import os
+    from pathlib import Path
+
+    from camscan.errors import UsageError
+
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out!r}: cannot create the directory ({exc.strerror})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out!r}: directory is not writable")
 
 
 def _interrupted(exc: BaseException) -> bool:
