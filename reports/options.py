@@ -58,6 +58,17 @@ def check_output_path(flag: str, value: str) -> None:
         raise UsageError(f"{flag} {value!r}: directory {str(directory)!r} does not exist")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise UsageError(f"{flag} {value!r}: directory {str(directory)!r} is not writable")
+    # os.access answers yes to root everywhere, even where no file can be made (/proc, a
+    # read-only mount): a real temporary file, gone at once, says so before the sweep.
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"{flag} {value!r}: cannot write in directory {str(directory)!r} ({exc.strerror})"
+        ) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,7 @@ import os
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -103,6 +103,22 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int =
     """Write `data` to a temporary file beside `path`, fsync it, then rename it over `path`."""
     with AtomicFile(path, mode=mode) as atomic:
         atomic.write(data)
+
+
+def write_all_atomic(files: Mapping[str, bytes], *, mode: int = 0o644) -> None:
+    """Several files as one: each goes to a temporary file first, and only once all of them are
+    complete are they renamed into place; any failure before that leaves every target as it was."""
+    staged: list[AtomicFile] = []
+    try:
+        for path, data in files.items():
+            staged.append(AtomicFile(path, mode=mode))
+            staged[-1].write(data)
+        for atomic in staged:
+            atomic.commit()
+    except BaseException:
+        for atomic in staged:
+            atomic.abort()
+        raise
 
 
 def write_text_atomic(

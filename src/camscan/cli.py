@@ -97,6 +97,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return code
         except (CamscanError, KeyboardInterrupt, BrokenPipeError, BaseExceptionGroup) as exc:
             return _report(exc)
+        except UnicodeEncodeError as exc:
+            # Bytes on the command line that are not UTF-8 reach Python as lone surrogates;
+            # text that must be encoded (a certificate name, a header) cannot carry them.
+            if exc.reason != "surrogates not allowed":
+                raise
+            print("camscan: error: an argument is not valid UTF-8 text (a name or an address must be)",
+                  file=sys.stderr)
+            return EXIT_USAGE
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:

@@ -115,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
 
         authority = LocalCA.load(args.ca)
         args.ca_bundle = [*args.ca_bundle, str(authority.cert_path)]
+    if args.html == "-":
+        raise UsageError("--html -: the fix report's HTML goes to a file (only --json can take stdout)")
     for flag, value in (("--json", args.json), ("--html", args.html)):
         if value and value != "-":
             report_options.check_output_path(flag, value)
@@ -187,23 +189,31 @@ def run(args: argparse.Namespace) -> int:
         out.write(render.outcome_text(outcomes))
         out.write(_before_after(audit, final) + f"; audit log: {log.path}\n")
     document = render.fix_document(plans, as_of=audit.as_of, applied=bool(outcomes), outcomes=outcomes)
+    # Every output rendered first, then the files written together: both or neither.
+    files: dict[str, bytes] = {}
+    text = None
     if args.json:
         import json
 
         from camscan.termtext import json_safe
 
         text = json_safe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
-        if args.json == "-":
-            sys.stdout.write(text)
-        else:
-            from camscan.atomic import write_text_atomic
-
-            write_text_atomic(args.json, text)
+        if args.json != "-":
+            files[args.json] = text.encode("utf-8")
     if args.html:
-        from camscan.atomic import write_text_atomic
         from camscan.reports.html_report import render_html
 
-        write_text_atomic(args.html, render_html(final, fix_plans=document["devices"]))
+        files[args.html] = render_html(final, fix_plans=document["devices"]).encode("utf-8")
+    if files:
+        from camscan.atomic import write_all_atomic
+        from camscan.errors import CamscanError
+
+        try:
+            write_all_atomic(files)
+        except OSError as exc:
+            raise CamscanError(f"cannot write the fix reports: {exc.strerror or exc}") from exc
+    if args.json == "-" and text is not None:
+        sys.stdout.write(text)
     # 1 means findings: a finding an automatic step targeted is still there (or unknown, the
     # device did not answer); improved (only manual steps left) and skipped are not that.
     bad = any(o.status.value in ("not_fixed", "failed") for o in outcomes)
