@@ -4,7 +4,7 @@ DIR/ca.pem is the certificate clients import; DIR/ca.key its private key (0600, 
 0700). A directory or key readable by anyone else is refused: whoever reads that key can
 impersonate every camera of the site.
 
-Device certificates follow what browsers and VMS clients accept (seed 001 Solution 2, seed
+Device certificates follow what browsers and VMS clients accept (Sunell HTTPS FAQ Solution 2, seed
 002): the device's address as an IP SAN (and its DNS names), serverAuth, at most 398 days
 (CA/B Forum BR 6.3.2; Apple and Chrome refuse longer server certificates from public CAs and
 warn on private ones in some versions), ECDSA P-256 unless the device needs RSA.

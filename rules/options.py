@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--profile", choices=PROFILES, default="device",
         help="device: the camera profile (default); webpki: also the CA/Browser Forum Baseline "
-        "Requirements checks (CS6xx) for servers with publicly trusted certificates (VMS, seed 003)",
+        "Requirements checks (CS6xx) for servers with publicly trusted certificates (VMS, Milestone guide)",
     )
     group.add_argument(
         "--expiry-warn", metavar="DAYS", type=_days, default=DEFAULT_EXPIRY_WARN_DAYS,

@@ -46,7 +46,8 @@ EPILOG = "commands:\n" + "\n".join(
     "  2  bad input (malformed target, port or file; bad config)\n"
     "  3  the run could not complete (I/O error, corrupt history database)\n"
     "  4  another audit holds the lock\n"
-    "  130 interrupted"
+    "  130 interrupted\n"
+    "  141 stdout closed by its reader (`camscan ... | head`): a quiet exit"
 )
 
 

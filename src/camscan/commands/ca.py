@@ -61,7 +61,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     sign.add_argument("--format", choices=("pem", "der"), default="pem")
 
-    csr = sub.add_parser("csr", help="a key and a CSR for a public CA (seed 002): DNS names only")
+    csr = sub.add_parser("csr", help="a key and a CSR for a public CA (OpenMV TLS guide): DNS names only")
     names(csr, ips=False)
     csr.add_argument("--ip", action="append", default=[], help=argparse.SUPPRESS)
     csr.add_argument("--key-type", choices=("ec-p256", "rsa2048"), default="ec-p256")
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "csr":
         if args.ip:
             raise UsageError(
-                "public CAs do not certify IP addresses or private names (seed 002): use --dns "
+                "public CAs do not certify IP addresses or private names (OpenMV TLS guide): use --dns "
                 "with a name you control, or `camscan ca issue` from the site CA for an IP"
             )
         if not args.dns:
