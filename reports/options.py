@@ -256,11 +256,13 @@ def write_reports(audit: AuditResult, args: argparse.Namespace,
             else:
                 _stage(targets[name], [data], staged)
             written.append(targets[name])
+        from camscan.atomic import commit_all
+
         try:
-            for atomic in staged:
-                atomic.commit()
+            commit_all(staged)
         except OSError as exc:
-            raise CamscanError(f"cannot write report {atomic.path}: {exc.strerror or exc}") from exc
+            where = exc.filename2 or exc.filename  # the rename's target when it is the rename
+            raise CamscanError(f"cannot write report {where}: {exc.strerror or exc}") from exc
     except BaseException:
         for atomic in staged:
             atomic.abort()

@@ -12,7 +12,7 @@ import os
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -105,6 +105,14 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int =
         atomic.write(data)
 
 
+def commit_all(files: Sequence[AtomicFile]) -> None:
+    """Rename every staged file into place, with Ctrl-C and SIGTERM held back until the last
+    rename: an interrupt never leaves a run's new JSON beside the previous run's HTML."""
+    with _signals_deferred():
+        for atomic in files:
+            atomic.commit()
+
+
 def write_all_atomic(files: Mapping[str, bytes], *, mode: int = 0o644) -> None:
     """Several files as one: each goes to a temporary file first, and only once all of them are
     complete are they renamed into place; any failure before that leaves every target as it was."""
@@ -113,8 +121,7 @@ def write_all_atomic(files: Mapping[str, bytes], *, mode: int = 0o644) -> None:
         for path, data in files.items():
             staged.append(AtomicFile(path, mode=mode))
             staged[-1].write(data)
-        for atomic in staged:
-            atomic.commit()
+        commit_all(staged)
     except BaseException:
         for atomic in staged:
             atomic.abort()
