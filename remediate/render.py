@@ -115,7 +115,7 @@ def fix_document(
     return {
         "schema_version": FIX_SCHEMA_VERSION,
         "camscan_version": __version__,
-        "as_of": as_of.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "as_of": as_of.astimezone(dt.UTC).isoformat(timespec="seconds")[:19] + "Z",
         "applied": applied,
         "devices": devices,
     }

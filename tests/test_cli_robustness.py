@@ -384,6 +384,16 @@ def _cases() -> list[Case]:
         Case("merge-missing-file", ("merge", "nofile.json"), EXIT_USAGE, "nofile.json"),
         Case("merge-not-a-report", ("merge", f"{f}/cert.pem"), EXIT_USAGE),
         Case("merge-negative-skew", ("merge", f"{f}/r.json", "--max-skew", "-1"), EXIT_USAGE, "--max-skew"),
+        Case(
+            "merge-infinite-skew", ("merge", f"{f}/r.json", "--max-skew", "1e999"), EXIT_USAGE, "--max-skew"
+        ),
+        # A report judged as of year 1 reads back (its dates once were "1-01-01").
+        Case(
+            "merge-far-past-report",
+            ("merge", f"{f}/past.json", "--offline", "-q", "--json", "m.json", "--csv", "m.csv"),
+            EXIT_OK,
+            outputs=("m.json", "m.csv"),
+        ),
         Case("merge-same-twice", ("merge", f"{f}/r.json", f"{f}/r.json", "--offline"), EXIT_USAGE, "both"),
         Case(
             "merge-missing-dir",
@@ -564,6 +574,7 @@ jsonl = "{name}.jsonl"
         ["audit", "--config", str(f / "small.toml"), "-q", "--no-notify"],
         ["audit", "--config", str(f / "small.toml"), "-q", "--no-notify"],  # diff needs two runs
         ["127.0.0.1", *QUIET_SWEEP, "-q", "--json", str(f / "r.json")],
+        ["127.0.0.1", *QUIET_SWEEP, "-q", "--json", str(f / "past.json"), "--as-of", "0001-01-01"],
         ["ca", "init", "--dir", str(f / "ca")],
     ):
         done = subprocess.run([*CAMSCAN, *argv], capture_output=True, text=True, timeout=TIMEOUT, check=False)

@@ -35,9 +35,13 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more seconds")
+    # At most 100 years: inf (or 1e999) passed "0 or more" and then overflowed a timedelta.
+    if not 0 <= value <= MAX_SKEW:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and {MAX_SKEW:.0f} seconds")
     return value
+
+
+MAX_SKEW = 100 * 365 * 86400.0
 
 
 # reports.merge.DUPLICATE_CHOICES, spelled out: `camscan merge --help` must not load the model.
