@@ -369,6 +369,13 @@ def _cases() -> list[Case]:
             stdout_closed=True,
         ),
         Case("diff-unknown-runs", ("diff", "--db", f"{f}/h.sqlite", "99999", "-5"), EXIT_USAGE),
+        Case("diff-huge-run", ("diff", "--db", f"{f}/h.sqlite", "1", "9" * 30), EXIT_USAGE, "run id"),
+        Case(
+            "history-huge-limit",
+            ("history", "--db", f"{f}/h.sqlite", "--limit", "9" * 30),
+            EXIT_USAGE,
+            "--limit",
+        ),
         Case("diff-non-utf8-run", ("diff", "--db", f"{f}/h.sqlite", NOT_UTF8), EXIT_USAGE),
         Case("diff-closed-stdout", ("diff", "--db", f"{f}/h.sqlite"), SIGPIPE_EXIT, stdout_closed=True),
         Case("cron-missing-config", ("cron", "--config", "nofile.toml"), EXIT_USAGE, "nofile.toml"),
