@@ -153,7 +153,15 @@ class Sweep(NamedTuple):
 
 
 def split_excluded(values: Iterable[str]) -> list[str]:
-    """--exclude is repeatable and comma-separated: one flat list of target specs."""
+    """--exclude is repeatable and comma-separated: one flat list of target specs.
+
+    An empty --exclude is refused, not ignored: `--exclude "$SKIP"` with SKIP unset would
+    otherwise scan what the user meant to leave alone."""
+    values = list(values)
+    if any(not value.strip() for value in values):
+        from camscan.errors import UsageError
+
+        raise UsageError("--exclude '': empty (name the targets to leave out)")
     return [item.strip() for value in values for item in value.split(",") if item.strip()]
 
 

@@ -118,6 +118,7 @@ def _cases() -> list[Case]:
         Case("scan-negative-port", ("127.0.0.1", "-p", "-1"), EXIT_USAGE, "port"),
         Case("scan-bad-shard", ("127.0.0.1", "--shard", "0/0"), EXIT_USAGE, "--shard"),
         Case("scan-empty-target", ("",), EXIT_USAGE, "empty target"),
+        Case("scan-empty-exclude", ("127.0.0.1", "--exclude", ""), EXIT_USAGE, "--exclude"),
         Case("scan-non-utf8-target", (NOT_UTF8, "-q"), EXIT_USAGE, "not a valid target"),
         Case("scan-too-large", ("10.0.0.0/8", "-q"), EXIT_USAGE, "--allow-large"),
         Case("scan-empty-as-of", ("127.0.0.1", *QUIET_SWEEP, "--as-of", ""), EXIT_USAGE, "--as-of"),
@@ -275,6 +276,7 @@ def _cases() -> list[Case]:
         Case("explain-closed-stdout", ("explain", "CS105"), SIGPIPE_EXIT, stdout_closed=True),
         # --- lab (runs until interrupted: Ctrl-C is its normal end, so 0) ---
         Case("lab-negative-size", ("lab", "--size", "-1"), EXIT_USAGE, "--size"),
+        Case("lab-empty-block", ("lab", "--block", ""), EXIT_USAGE, "--block"),
         Case("lab-huge-size", ("lab", "--size", "9" * 30), EXIT_USAGE, "--size"),
         Case("lab-out-under-a-file", ("lab", "--out", f"{f}/afile/lab"), EXIT_USAGE, "--out"),
         Case("lab-negative-downtime", ("lab", "--downtime", "-1"), EXIT_USAGE, "--downtime"),
@@ -303,6 +305,7 @@ def _cases() -> list[Case]:
         # --- demo ---
         Case("demo-out-under-a-file", ("demo", "--out", f"{f}/afile/demo"), EXIT_USAGE, "--out"),
         Case("demo-zero-size", ("demo", "--size", "0"), EXIT_USAGE, "--size"),
+        Case("demo-empty-fleet", ("demo", "--fleet", ""), EXIT_USAGE, "fleet"),
         Case("demo-missing-fleet", ("demo", "--fleet", "nofile.toml"), EXIT_USAGE, "nofile.toml"),
         Case(
             "demo-far-future",

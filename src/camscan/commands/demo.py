@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--out {str(out)!r}: {exc.strerror}") from None
-    fleet = load_fleet(args.fleet) if args.fleet else default_fleet()
+    fleet = load_fleet(args.fleet) if args.fleet is not None else default_fleet()
     for fmt, filename in DEFAULT_REPORTS.items():
         if getattr(args, fmt) is None:
             setattr(args, fmt, str(out / filename))

@@ -91,8 +91,9 @@ def run(args: argparse.Namespace) -> int:
     from camscan.lab.control import ControlAPI
     from camscan.lab.fleet import validate_block
 
-    fleet = load_fleet(args.fleet) if args.fleet else default_fleet()
-    block = validate_block(args.block, "--block") if args.block else None
+    # `is not None`: an empty --fleet or --block (an unset variable) is an error, not the default.
+    fleet = load_fleet(args.fleet) if args.fleet is not None else default_fleet()
+    block = validate_block(args.block, "--block") if args.block is not None else None
     _check_out_dir(args.out)
     http_port: int | bool | None = True
     if args.no_http:
