@@ -66,6 +66,7 @@ class Case:
     interrupt_after: float | None = None  # else: seconds after the start
     xfail: str | None = None
     copy: tuple[str, ...] = ()  # fixture files copied into the run's directory first
+    signum: int = signal.SIGINT  # what interrupts it (SIGTERM: a service manager, `timeout`)
     env: dict[str, str] = field(default_factory=dict)
 
 
@@ -203,6 +204,28 @@ def _cases() -> list[Case]:
             "interrupted",
             outputs=("r.jsonl", "r.json", "r.html"),
             interrupt_when=".r.jsonl.*.tmp",
+        ),
+        # --- check ---
+        Case(
+            "scan-terminated",
+            (
+                f"{NET}.0.0/16",
+                *QUIET_SWEEP,
+                "-q",
+                "--concurrency",
+                "32",
+                "--jsonl",
+                "r.jsonl",
+                "--json",
+                "r.json",
+                "--html",
+                "r.html",
+            ),
+            EXIT_INTERRUPTED,
+            "interrupted",
+            outputs=("r.jsonl", "r.json", "r.html"),
+            interrupt_when=".r.jsonl.*.tmp",
+            signum=signal.SIGTERM,
         ),
         # --- check ---
         Case("check-missing-file", ("check", "nofile.pem", "--ip", "127.0.0.1"), EXIT_USAGE, "nofile.pem"),
@@ -633,7 +656,7 @@ def _interrupt_mid_run(proc: subprocess.Popen[bytes], case: Case, workdir: Path)
             assert proc.poll() is None, f"{case.id}: ended before the moment to interrupt it"
             assert time.monotonic() < deadline, f"{case.id}: never reached {case.interrupt_when}"
             time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(case.signum)
 
 
 @pytest.fixture(scope="module")
