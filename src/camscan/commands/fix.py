@@ -33,12 +33,14 @@ camscan commands and their openssl equivalents. Nothing is sent to a device with
 
 With --apply, per device: read its facts, keep a copy of its certificate, set its clock, install
 a site-CA certificate (key made on the device + CSR where it can), reboot where needed, wait for
-it, and rescan every target: each device ends fixed, not_fixed, skipped (manual plan) or failed.
+it, and rescan every target: each device ends fixed (nothing left), improved (only findings left
+to a person), not_fixed, skipped (manual plan) or failed.
 Passwords come from $CAMSCAN_PASSWORD, --credentials FILE (0600) or a prompt, never argv."""
 
 EPILOG = """\
-exit codes: 0 plan printed / every device fixed or skipped; 1 a device not fixed or failed;
-2 bad input; 3 the run could not complete; 130 interrupted."""
+exit codes: 0 plan printed / every device fixed, improved or skipped; 1 findings: a finding an
+automatic step targeted remains (not_fixed) or is unknown (failed); 2 bad input; 3 the run could
+not complete; 130 interrupted; 141 stdout closed by its reader."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
