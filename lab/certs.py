@@ -95,7 +95,7 @@ class LabPKI:
         return cls(root, intermediate, rogue)
 
     def vendor_ca(self, identity: Identity) -> Issued:
-        """The firmware's built-in root CA (seed 001): one per model, baked into every unit."""
+        """The firmware's built-in root CA (Sunell HTTPS FAQ): one per model, baked into every unit."""
         slot = (identity.vendor.personality, identity.model)
         if slot not in self._vendor_cas:
             attrs = _VENDOR_CA_NAMES[identity.vendor.personality]
@@ -130,7 +130,7 @@ class LabPKI:
         return self._factory[slot]
 
     def shared_upload(self, tag: str, ip: str) -> Credentials:
-        """One certificate + key an administrator uploaded to several devices (seed 001, Q4)."""
+        """One certificate + key an administrator uploaded to several devices (Sunell HTTPS FAQ, Q4)."""
         if tag not in self._shared:
             issued = pki.make_leaf(self.intermediate, common_name=ip, ips=[ip])
             self._shared[tag] = Credentials((issued.cert, self.intermediate.cert), issued.key)
@@ -141,7 +141,7 @@ class LabPKI:
         return pki.pem_chain([self.root.cert])
 
     def firmware_bundle_pem(self, extra: Iterable[Issued] = ()) -> bytes:
-        """Every built-in firmware CA the lab has made (seed 001 Solution 1: import cacert.crt)."""
+        """Every built-in firmware CA the lab has made (Sunell HTTPS FAQ Solution 1: import cacert.crt)."""
         return pki.pem_chain([ca.cert for ca in [*self._vendor_cas.values(), *extra]])
 
 

@@ -221,7 +221,7 @@ class Device:
     # --- control API (in-process) ------------------------------------------------------------
 
     async def change_ip(self, new_ip: str) -> None:
-        """Re-address the device without a reboot: the old certificate stays (seed 001, Q1)."""
+        """Re-address the device without a reboot: the old certificate stays (Sunell HTTPS FAQ, Q1)."""
         async with self._busy:
             await self._stop()
             old = self.ip

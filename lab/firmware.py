@@ -1,4 +1,4 @@
-"""A camera's certificate firmware (seed 001) and its clock, without any networking.
+"""A camera's certificate firmware (Sunell HTTPS FAQ) and its clock, without any networking.
 
 - At every boot the firmware makes a server certificate for its *current* IP, signed by its
   built-in root CA (Q1); changing the IP without a reboot leaves the old one in place.
@@ -139,7 +139,7 @@ class Firmware:
     # --- operations the device APIs expose -------------------------------------------------
 
     def upload(self, chain: list[x509.Certificate], key: PrivateKey) -> None:
-        """Certificate + private key from outside (seed 001 Solution 2 / Q2)."""
+        """Certificate + private key from outside (Sunell HTTPS FAQ Solution 2 / Q2)."""
         if self.rejects_certificates:
             raise CertificateRejected(self.rejects_certificates)
         if not chain:

@@ -1,8 +1,8 @@
 """Fleet scenarios: how each simulated device's certificate and clock are broken (or not).
 
 A scenario either installs a certificate at "commissioning" (as if an administrator had uploaded
-it: it survives reboots, seed 001 Q2) or leaves the firmware default in place (a certificate
-generated at every boot by the built-in CA, seed 001 Q1, or a factory-default certificate shared
+it: it survives reboots, Sunell HTTPS FAQ Q2) or leaves the firmware default in place (a certificate
+generated at every boot by the built-in CA, Sunell HTTPS FAQ Q1, or a factory-default certificate shared
 by every unit of a model). `rules` lists the camscan rule ids the scenario is meant to trigger.
 """
 
@@ -141,11 +141,11 @@ _ALL = [
     Scenario("healthy", "site-CA signed, IP in SAN, full chain", (), _healthy),
     # The device sends only its leaf; the issuer is the firmware's root (never sent), so the
     # verdict is an untrusted root (CS202, inferred), not a missing intermediate.
-    Scenario("firmware-ca", "per-boot certificate from the firmware's built-in root (seed 001 Q1)",
+    Scenario("firmware-ca", "per-boot certificate from the firmware's built-in root (Sunell HTTPS FAQ Q1)",
              ("CS202", "CS109")),
     Scenario("factory-default", "self-signed certificate and key shared by every unit of the model",
              ("CS401", "CS402", "CS403", "CS106", "CS109", "CS111", "CS202"), firmware="factory-default"),
-    Scenario("missing-intermediate", "leaf sent without its intermediate (seed 002)", ("CS201",),
+    Scenario("missing-intermediate", "leaf sent without its intermediate (OpenMV TLS guide)", ("CS201",),
              _missing_intermediate),
     Scenario("expired", "expired 35 days ago", ("CS120",), _expired),
     Scenario("expiring", "expires in 10 days", ("CS121",), _expiring),
@@ -162,7 +162,7 @@ _ALL = [
     Scenario("unrelated-chain", "leaf presented with an unrelated intermediate", ("CS203",),
              _unrelated_chain),
     Scenario("issuer-not-ca", "leaf issued by an end-entity certificate", ("CS204",), _issuer_not_ca),
-    Scenario("duplicate-cert", "one certificate and key uploaded to several devices (seed 001 Q4)",
+    Scenario("duplicate-cert", "one certificate and key uploaded to several devices (Sunell HTTPS FAQ Q4)",
              ("CS401", "CS402"), _duplicate),
     Scenario("not-yet-valid", "clock 3 days ahead when the firmware made its certificate",
              ("CS122", "CS302", "CS202"), clock_offset=3 * 86400.0),

@@ -314,7 +314,9 @@ def judge_outcomes(
     after: dict[Endpoint, set[str]],
     reachable: set[Endpoint],
 ) -> list[Outcome]:
-    """Turn `fixed` (applied) into fixed / not_fixed from the rescan's findings per endpoint."""
+    """Turn `fixed` (applied) into fixed / improved / not_fixed / failed from the rescan's findings
+    per endpoint: fixed when nothing remains, improved when only findings the plan left to a
+    person remain, not_fixed when a targeted one remains, failed when the device did not answer."""
     by_endpoint = {p.endpoint: p for p in plans}
     judged = []
     for o in outcomes:
@@ -347,9 +349,9 @@ def judge_outcomes(
                 )
             )
         else:
+            # "fixed" only when the rescan finds nothing left on the device.
             manual = sorted(after.get(o.endpoint, set()) - plan.targeted_rules)
-            note = f" (manual steps remain for {' '.join(manual)})" if manual else ""
-            judged.append(
-                Outcome(o.endpoint, Status.FIXED, o.reason + note, o.driver, tuple(manual), o.actions)
-            )
+            status = Status.IMPROVED if manual else Status.FIXED
+            note = f"; manual steps remain for {' '.join(manual)}" if manual else ""
+            judged.append(Outcome(o.endpoint, status, o.reason + note, o.driver, tuple(manual), o.actions))
     return judged

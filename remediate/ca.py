@@ -13,8 +13,8 @@ their certificate. Either may carry critical X.509 name constraints (the site's 
 ranges and DNS subtrees), so a stolen key cannot mint a certificate clients accept for any
 other name.
 
-Device certificates follow what browsers and VMS clients accept ("Certificate errors
-with IP cameras" vendor guidance; CA/B Forum BRs): the device's address as an IP SAN (and its
+Device certificates follow what browsers and VMS clients accept (Sunell HTTPS FAQ Solution 2;
+CA/B Forum BRs): the device's address as an IP SAN (and its
 DNS names), serverAuth, at most 398 days (CA/B Forum BR 6.3.2), ECDSA P-256 unless the device
 needs RSA. Nothing is signed that camscan's own rules would flag (camscan.remediate.signcheck).
 """

@@ -38,7 +38,8 @@ class Step:
     summary: str
     automatic: bool  # True when `camscan fix --apply` can do it through the device API
     commands: tuple[str, ...] = ()  # camscan commands, the device's names filled in
-    openssl: tuple[str, ...] = ()  # the same by hand (seed 001 Solution 2; ECDSA P-256, seed 002)
+    # the same by hand (Sunell HTTPS FAQ Solution 2; ECDSA P-256, OpenMV TLS guide)
+    openssl: tuple[str, ...] = ()
     rule_ids: tuple[str, ...] = ()  # the findings this step addresses
 
 
@@ -64,7 +65,8 @@ class DevicePlan:
 
 
 class Status(enum.StrEnum):
-    FIXED = "fixed"
+    FIXED = "fixed"  # the rescan finds nothing on the device
+    IMPROVED = "improved"  # what the automatic steps targeted is gone; manual-step findings remain
     NOT_FIXED = "not_fixed"
     SKIPPED = "skipped"
     FAILED = "failed"

@@ -49,7 +49,7 @@ class PlanOptions:
     ca_dir: str = "./site-ca"
     user: str = "admin"
     # A device whose certificate comes from its firmware's built-in CA: by default the built-in
-    # CA is exported and trusted on clients (seed 001 Solution 1); with this, the device moves
+    # CA is exported and trusted on clients (Sunell HTTPS FAQ Solution 1); with this, the device moves
     # to the site CA instead (Solution 2).
     move_to_site_ca: bool = False
     driver: str | None = None  # forced driver (--driver)
@@ -65,7 +65,7 @@ def guess_driver(vendor: str | None) -> str | None:
 
 
 def built_in_ca(findings: Iterable[Finding]) -> bool:
-    """Whether CS202 found the chain ends at the firmware's own built-in CA (seed 001 Q1)."""
+    """Whether CS202 found the chain ends at the firmware's own built-in CA (Sunell HTTPS FAQ Q1)."""
     for finding in findings:
         if finding.rule_id == "CS202":
             root: Any = finding.evidence.get("untrusted_root") or {}
@@ -145,7 +145,7 @@ def plan_device(
         # (ten years, the vendor's names): only leaving that CA changes those findings.
         inherent, reissue_ids = reissue_ids, set()
     if reissue_ids:
-        # An installed certificate replaces the firmware's and survives reboots (seed 001 Q2):
+        # An installed certificate replaces the firmware's and survives reboots (Sunell HTTPS FAQ Q2):
         # a reboot would change nothing more.
         reissue_ids |= reboot_ids
         reboot_ids.clear()
@@ -156,7 +156,7 @@ def plan_device(
                 Strategy.REBOOT,
                 Action.REBOOT,
                 "reboot: the firmware makes a new certificate for the device's current "
-                "address and clock at every boot (seed 001 Q1); the one served "
+                "address and clock at every boot (Sunell HTTPS FAQ Q1); the one served "
                 + _why_reboot(reboot_ids),
                 True,
                 cmd.apply_command(ctx),
@@ -170,7 +170,7 @@ def plan_device(
                 Strategy.TRUST_DEVICE_CA,
                 Action.MANUAL,
                 "the certificate comes from the firmware's built-in CA: export it from the device "
-                "(cacert.crt) and import it as a trusted root on every client (seed 001 Solution 1), "
+                "(cacert.crt) and import it as a trusted root on every client (Sunell HTTPS FAQ Solution 1), "
                 "or move the device to the site CA with `camscan fix --move-to-site-ca`",
                 False,
                 cmd.trust_ca_commands(ctx),
@@ -227,7 +227,7 @@ def _reissue_step(ctx: cmd.Context, rule_ids: set[str]) -> Step:
         strategy, summary = (
             Strategy.INTERMEDIATE,
             "the device sends its leaf without the intermediate and cannot send more than one "
-            "certificate (seed 002): re-issue it straight from the site CA, whose root the "
+            "certificate (OpenMV TLS guide): re-issue it straight from the site CA, whose root the "
             "clients import, so no intermediate is needed (or install the intermediate on "
             "every client)",
         )

@@ -18,7 +18,7 @@ from camscan.termtext import sanitize
 FIX_SCHEMA_VERSION = "fix-v1"
 
 
-def plan_text(plans: Sequence[DevicePlan]) -> str:
+def plan_text(plans: Sequence[DevicePlan], *, applying: bool = False) -> str:
     if not plans:
         return "Nothing to fix: no finding on any device.\n"
     lines: list[str] = []
@@ -38,10 +38,13 @@ def plan_text(plans: Sequence[DevicePlan]) -> str:
                 lines.extend(f"       $ {sanitize(c, max_len=600)}" for c in step.openssl)
         lines.append("")
     automatic = sum(1 for p in plans if p.automatic)
-    lines.append(
-        f"{len(plans)} device(s) to fix, {automatic} with automatic steps. Dry run: nothing was "
-        "sent to any device. Add --apply (with --ca DIR and --user) to carry out the automatic steps."
-    )
+    if applying:
+        lines.append(f"{len(plans)} device(s) to fix, {automatic} with automatic steps (--apply).")
+    else:
+        lines.append(
+            f"{len(plans)} device(s) to fix, {automatic} with automatic steps. Dry run: nothing was "
+            "sent to any device. Add --apply (with --ca DIR and --user) to carry out the automatic steps."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -51,7 +54,8 @@ def outcome_text(outcomes: Sequence[Outcome]) -> str:
         remaining = f" (remaining: {' '.join(o.remaining)})" if o.remaining else ""
         lines.append(f"{o.status.value:<9} {o.endpoint}  {sanitize(o.reason, max_len=300)}{remaining}")
     counts = {
-        s: sum(1 for o in outcomes if o.status == s) for s in ("fixed", "not_fixed", "skipped", "failed")
+        s: sum(1 for o in outcomes if o.status == s)
+        for s in ("fixed", "improved", "not_fixed", "skipped", "failed")
     }
     lines.append(", ".join(f"{n} {s}" for s, n in counts.items()))
     return "\n".join(lines) + "\n"
@@ -111,7 +115,7 @@ def fix_document(
     return {
         "schema_version": FIX_SCHEMA_VERSION,
         "camscan_version": __version__,
-        "as_of": as_of.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "as_of": as_of.astimezone(dt.UTC).isoformat(timespec="seconds")[:19] + "Z",
         "applied": applied,
         "devices": devices,
     }

@@ -31,7 +31,8 @@ def iso(moment: dt.datetime | None) -> str | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Not strftime: its %Y does not pad years before 1000 (--as-of 0001-01-01).
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds")[:19] + "Z"
 
 
 @dataclass(frozen=True)

@@ -173,7 +173,7 @@ def build_timeline(
             )
         )
     ticks = [
-        (_x_for(d), f"+{d} d" if d else "today", (as_of + dt.timedelta(days=d)).strftime("%Y-%m-%d"))
+        (_x_for(d), f"+{d} d" if d else "today", _tick_date(as_of, d))
         for d in range(0, TIMELINE_DAYS + 1, 15)
     ]
     warn_x = _x_for(expiry_warn_days) if 0 < expiry_warn_days < TIMELINE_DAYS else None
@@ -190,6 +190,14 @@ def build_timeline(
         omitted=len(entries) - len(shown),
         total=len(entries),
     )
+
+
+def _tick_date(as_of: dt.datetime, days: int) -> str:
+    """The date `days` after the audit clock; --as-of 9999-12-31 has no date 90 days on."""
+    try:
+        return (as_of + dt.timedelta(days=days)).strftime("%Y-%m-%d")
+    except OverflowError:
+        return "after 9999-12-31"
 
 
 def _days_left(not_after: str, as_of: dt.datetime) -> int | None:

@@ -25,6 +25,7 @@ from camscan.model import (
     FailureKind,
     Finding,
     HTTPFacts,
+    MergeCoverage,
     Observation,
     ProbeFailure,
     ProbeStage,
@@ -138,6 +139,7 @@ def _loaded(name: str, document: dict[str, Any]) -> LoadedReport:
             legacy_probe=_optional(params, "legacy_probe", bool),
             ws_discovery=_optional(params, "ws_discovery", bool),
             shard=_optional(params, "shard", str),
+            merge=_merge(params.get("merge")),
         )
         scan = ScanResult(
             parameters=parameters,
@@ -160,6 +162,19 @@ def _loaded(name: str, document: dict[str, Any]) -> LoadedReport:
         rules_fingerprint=_optional(params, "rules_fingerprint", str),
         shard=parameters.shard,
         findings_by_endpoint=by_endpoint,
+    )
+
+
+def _merge(value: Any) -> MergeCoverage | None:
+    """parameters.merge (since 1.2): what a merged report covers."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _Bad("'parameters.merge' is not an object")
+    return MergeCoverage(
+        reports=_field(value, "reports", int),
+        shards=tuple(_strings(value, "shards")),
+        missing_shards=tuple(_strings(value, "missing_shards")),
     )
 
 

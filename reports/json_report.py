@@ -46,11 +46,9 @@ _json_str = json.encoder.encode_basestring
 
 
 def utc_iso(moment: dt.datetime) -> str:
-    utc = moment.astimezone(dt.UTC)
-    if utc.year >= 1000:
-        # The same text as the strftime below, in half the time (65,534 failures in a /16).
-        return utc.isoformat(timespec="seconds")[:19] + "Z"
-    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")  # %Y does not pad years before 1000
+    # isoformat, not strftime: faster (65,534 failures in a /16), and strftime's %Y does not
+    # pad years before 1000 ("1-01-01"), which no ISO-8601 reader, camscan merge included, takes.
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds")[:19] + "Z"
 
 
 def endpoint_order(endpoint: Endpoint) -> tuple[int, int, int, str]:
@@ -252,6 +250,11 @@ def _head(audit: AuditResult) -> dict[str, Any]:
             "legacy_probe": params.legacy_probe,
             "ws_discovery": params.ws_discovery,
             "shard": params.shard,
+            "merge": None if params.merge is None else {
+                "reports": params.merge.reports,
+                "shards": list(params.merge.shards),
+                "missing_shards": list(params.merge.missing_shards),
+            },
             "rules_fingerprint": rules_fingerprint(),
             "judging_fingerprint": audit.judging,
         },

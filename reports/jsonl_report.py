@@ -170,7 +170,9 @@ class JsonlStream:
     def streamed_endpoints(self) -> frozenset[Endpoint]:
         return frozenset(self._streamed)
 
-    def finish(self, audit: AuditResult) -> None:
+    def finish(self, audit: AuditResult, *, commit: bool = True) -> None:
+        """Write the rest and the summary; with commit=False the file stays a temporary one
+        (staged_file()) for the caller to commit with the run's other reports."""
         if self._closed:
             return
         for report in endpoint_reports(audit):
@@ -183,7 +185,12 @@ class JsonlStream:
             self._write(endpoint_line(result, report.findings))
         streamed = [f for items in self._streamed.values() for f in items]
         self._write(summary_line(audit, streamed))
-        self._close(commit=True)
+        if commit or self._file is None:
+            self._close(commit=True)
+
+    def staged_file(self) -> AtomicFile:
+        assert self._file is not None, "a stream to stdout has no file"
+        return self._file
 
     def abort(self) -> None:
         self._close(commit=False)

@@ -20,7 +20,15 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from camscan.errors import UsageError
-from camscan.model import AuditResult, Endpoint, Finding, Observation, ProbeFailure, ScanResult
+from camscan.model import (
+    AuditResult,
+    Endpoint,
+    Finding,
+    MergeCoverage,
+    Observation,
+    ProbeFailure,
+    ScanResult,
+)
 from camscan.reports.json_load import LoadedReport
 from camscan.reports.json_report import endpoint_order
 from camscan.rules.registry import all_rules, rules_fingerprint
@@ -78,6 +86,7 @@ def check_compatible(reports: Sequence[LoadedReport], *, judging: str, max_skew:
             + ", ".join(f"{r.path}: shard {r.shard}" for r in reports if r.shard)
             + ")"
         )
+    _check_one_split(reports)
     earliest = min(reports, key=lambda r: r.audit.as_of)
     latest = max(reports, key=lambda r: r.audit.as_of)
     if latest.audit.as_of - earliest.audit.as_of > max_skew:
@@ -87,6 +96,35 @@ def check_compatible(reports: Sequence[LoadedReport], *, judging: str, max_skew:
             f"{latest.audit.as_of - earliest.audit.as_of} apart, more than --max-skew "
             f"{_seconds(max_skew)}"
         )
+
+
+def _check_one_split(reports: Sequence[LoadedReport]) -> None:
+    """Shards are slices of one target set: shard 1/3 of one estate and 2/3 of another do not
+    make two thirds of anything. The same targets, ports and exclusions give the same split."""
+    sharded = [r for r in reports if r.shard]
+    if not sharded:
+        return
+    first = sharded[0]
+
+    def target_set(report: LoadedReport) -> tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
+        params = report.audit.scan.parameters
+        return params.targets, params.ports, params.excluded
+
+    for report in sharded[1:]:
+        if target_set(report) != target_set(first):
+            raise UsageError(
+                f"{report.path} (shard {report.shard}) and {first.path} (shard {first.shard}) are "
+                "shards of different target sets (targets, ports or exclusions differ): they do "
+                "not form one split"
+            )
+
+
+def coverage(reports: Sequence[LoadedReport]) -> MergeCoverage:
+    """What the merged report covers: the reports, their shards and the split's missing ones."""
+    shards = sorted({r.shard for r in reports if r.shard}, key=lambda s: int(s.split("/")[0]))
+    return MergeCoverage(
+        reports=len(reports), shards=tuple(shards), missing_shards=tuple(missing_shards(reports))
+    )
 
 
 def _seconds(delta: dt.timedelta) -> str:
@@ -119,6 +157,7 @@ def combine(reports: Sequence[LoadedReport], *, duplicates: str = "refuse") -> S
         ports=tuple(sorted({p for r in reports for p in r.audit.scan.parameters.ports})),
         excluded=_unique([e for r in reports for e in r.audit.scan.parameters.excluded]),
         shard=None,
+        merge=coverage(reports),
     )
     return ScanResult(
         parameters=parameters,

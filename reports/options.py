@@ -18,15 +18,17 @@ leaves half a report over the previous one. "-" writes a format to stdout (one f
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from camscan.errors import EXIT_FINDINGS, EXIT_OK, CamscanError, UsageError
 
 if TYPE_CHECKING:
+    from camscan.atomic import AtomicFile
     from camscan.model import AuditContext, AuditResult, ProbeResult, Severity
 
 # Only argparse-level imports up here: `camscan --help` calls add_arguments(); the model, the
@@ -56,6 +58,17 @@ def check_output_path(flag: str, value: str) -> None:
         raise UsageError(f"{flag} {value!r}: directory {str(directory)!r} does not exist")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise UsageError(f"{flag} {value!r}: directory {str(directory)!r} is not writable")
+    # os.access answers yes to root everywhere, even where no file can be made (/proc, a
+    # read-only mount): a real temporary file, gone at once, says so before the sweep.
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"{flag} {value!r}: cannot write in directory {str(directory)!r} ({exc.strerror})"
+        ) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -155,29 +168,39 @@ def abort_stream(args: argparse.Namespace) -> None:
         setattr(args, _STREAM_ATTR, None)
 
 
-def _write(target: str, data: str | bytes) -> None:
-    if target == "-":
-        if isinstance(data, bytes):
-            sys.stdout.buffer.write(data)
-        else:
-            sys.stdout.write(data)
-        sys.stdout.flush()
-        return
-    from camscan.atomic import write_bytes_atomic, write_text_atomic
+def _to_stdout(data: str | bytes) -> None:
+    if isinstance(data, bytes):
+        sys.stdout.buffer.write(data)
+    else:
+        sys.stdout.write(data)
+    sys.stdout.flush()
+
+
+def _stage(target: str, chunks: Iterable[str | bytes], staged: list[AtomicFile]) -> None:
+    """Write `chunks` to a temporary file beside `target`, not yet renamed into place."""
+    from camscan.atomic import AtomicFile
 
     try:
-        if isinstance(data, bytes):
-            write_bytes_atomic(target, data)
-        else:
-            write_text_atomic(target, data)
+        staged.append(AtomicFile(target))
+        for chunk in chunks:
+            staged[-1].write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
     except OSError as exc:
         raise CamscanError(f"cannot write report {target}: {exc.strerror or exc}") from exc
 
 
 def write_reports(audit: AuditResult, args: argparse.Namespace,
-                  fix_plans: Sequence[Mapping[str, Any]] = ()) -> list[str]:
-    """Render and write every report format the user asked for; return the targets written.
-    `fix_plans` (fix-v1 device entries) add the HTML report's "How to fix" section."""
+                  fix_plans: Sequence[Mapping[str, Any]] = (),
+                  *, json_target: str | None = None,
+                  extra_files: Mapping[str, Iterable[str | bytes]] | None = None) -> list[str]:
+    """Render and write every report format the user asked for (and the JSON report to
+    `json_target`); return the format targets written (not json_target).
+
+    All or nothing: every report is rendered into a temporary file first, and only when all of
+    them are complete are they renamed into place; a report that cannot be rendered (or a full
+    disk) leaves every previous report as it was. Reports to stdout come last.
+    `fix_plans` (fix-v1 device entries) add the HTML report's "How to fix" section.
+    `extra_files` (path -> content) are other outputs of the same run, committed with the reports
+    (the demo's fix plan and rescan); they are not in the returned list."""
     targets = _targets(args)
     written: list[str] = []
     renderers: dict[str, Callable[[], str | bytes]] = {}
@@ -203,19 +226,58 @@ def write_reports(audit: AuditResult, args: argparse.Namespace,
 
         renderers["sarif"] = lambda: render_sarif(audit)
 
-    if "jsonl" in targets:
-        stream: Any = getattr(args, _STREAM_ATTR, None)
-        if stream is None:
-            from camscan.reports.jsonl_report import render_jsonl
+    staged: list[AtomicFile] = []
+    stdout_parts: list[Callable[[], None]] = []
+    stream: Any = getattr(args, _STREAM_ATTR, None)
+    try:
+        if json_target:
+            from camscan.reports.json_report import iter_json, write_json
 
-            _write(targets["jsonl"], render_jsonl(audit))
-        else:
-            stream.finish(audit)
+            if json_target == "-":
+                stdout_parts.append(lambda: write_json(audit, "-"))
+            else:
+                _stage(json_target, iter_json(audit), staged)
+        if "jsonl" in targets:
+            if stream is None:
+                from camscan.reports.jsonl_report import render_jsonl
+
+                text = render_jsonl(audit)
+                if targets["jsonl"] == "-":
+                    stdout_parts.append(functools.partial(_to_stdout, text))
+                else:
+                    _stage(targets["jsonl"], [text], staged)
+            elif targets["jsonl"] == "-":
+                stdout_parts.append(lambda: stream.finish(audit))
+            else:
+                stream.finish(audit, commit=False)
+                staged.append(stream.staged_file())
+            written.append(targets["jsonl"])
+        for name, render in renderers.items():
+            data = render()
+            if targets[name] == "-":
+                stdout_parts.append(functools.partial(_to_stdout, data))
+            else:
+                _stage(targets[name], [data], staged)
+            written.append(targets[name])
+        for target, chunks in (extra_files or {}).items():
+            _stage(target, chunks, staged)
+        from camscan.atomic import commit_all
+
+        try:
+            commit_all(staged)
+        except OSError as exc:
+            where = exc.filename2 or exc.filename  # the rename's target when it is the rename
+            raise CamscanError(f"cannot write report {where}: {exc.strerror or exc}") from exc
+    except BaseException:
+        for atomic in staged:
+            atomic.abort()
+        if stream is not None:
+            stream.abort()
             setattr(args, _STREAM_ATTR, None)
-        written.append(targets["jsonl"])
-    for name, render in renderers.items():
-        _write(targets[name], render())
-        written.append(targets[name])
+        raise
+    setattr(args, _STREAM_ATTR, None)
+    for part in stdout_parts:
+        part()
     return written
 
 

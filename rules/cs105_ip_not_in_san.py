@@ -11,10 +11,10 @@ Browsers, VMS clients and HTTPS libraries match an IP only against iPAddress SAN
 section 6.2.1, RFC 2818 section 3.1, CA/B Forum BRs 7.1.2.7.12) and show "Not secure" or
 refuse to connect otherwise. On cameras the usual cause is a re-addressed device still
 serving the certificate made for its old address: firmware with a built-in CA regenerates it
-only at boot (vendor HTTPS guide, Q1).
+only at boot (Sunell HTTPS FAQ, Q1).
 
 ## How to fix
-Reboot the camera if its firmware regenerates its certificate from a built-in CA (vendor HTTPS guide,
+Reboot the camera if its firmware regenerates its certificate from a built-in CA (Sunell HTTPS FAQ,
 step 4). Otherwise issue a certificate whose SAN lists the device's address as an IP entry
 (for example `subjectAltName = IP:192.0.2.10`), and upload it with its chain.
 """
@@ -63,8 +63,7 @@ RULE = Rule(
     id="CS105",
     title="Device IP address not in the certificate's subjectAltName",
     severity=Severity.ERROR,
-    citation="RFC 6125 6.2.1; RFC 2818 3.1; RFC 5280 4.2.1.6; CA/B Forum BRs 7.1.2.7.12; "
-    "the vendor HTTPS guide Q1",
+    citation="RFC 6125 6.2.1; RFC 2818 3.1; RFC 5280 4.2.1.6; CA/B Forum BRs 7.1.2.7.12; Sunell HTTPS FAQ Q1",
     rationale="Clients match an IP target only against iPAddress SAN entries; any other name "
     "fails verification, so users learn to click through warnings or switch verification off.",
     remediation="Reboot devices that regenerate their certificate at boot; otherwise issue a "

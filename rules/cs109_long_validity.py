@@ -11,7 +11,7 @@ The CA/Browser Forum BRs 6.3.2 capped publicly-trusted server certificates at 39
 Apple platforms reject even privately-trusted TLS certificates valid for more than 825 days.
 Long-lived certificates are how a camera ends up presenting a key that leaked years ago, a
 name it no longer has, or an algorithm that has since been broken: a short life forces the
-renewal that fixes all three. Firmware-made certificates valid for 10 or 20 years (vendor HTTPS guide:
+renewal that fixes all three. Firmware-made certificates valid for 10 or 20 years (Sunell HTTPS FAQ:
 "valid period is 10 years") never get that renewal.
 
 ## How to fix

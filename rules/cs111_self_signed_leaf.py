@@ -9,7 +9,7 @@ two and calls IP-only certificates self-signed).
 ## Why it matters
 Nobody vouches for a self-signed certificate: a client can only trust it by pinning it, so in
 practice users learn to click through the browser warning, and then an attacker's
-certificate looks exactly the same to them. Cameras make one at first boot. Seed 001
+certificate looks exactly the same to them. Cameras make one at first boot. The Sunell HTTPS FAQ
 (Solutions 2 and 3) and the Milestone XProtect guide describe the fix: certificates issued by a
 CA the clients trust. A self-signed certificate deliberately pinned in a VMS is a decision
 worth recording, not an error, hence a warning.
@@ -45,8 +45,7 @@ RULE = Rule(
     id="CS111",
     title="Self-signed leaf certificate",
     severity=Severity.WARNING,
-    citation="RFC 5280 6.1; the vendor HTTPS guide (Solutions 2 and 3); "
-    "Milestone XProtect certificates guide",
+    citation="RFC 5280 6.1; Sunell HTTPS FAQ (Solutions 2 and 3); Milestone XProtect certificates guide",
     rationale="A self-signed certificate can only be pinned or clicked through, which trains users "
     "to accept an attacker's certificate.",
     remediation="Issue the device a certificate from your site CA or a public CA and trust the CA "

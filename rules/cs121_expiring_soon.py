@@ -27,7 +27,10 @@ from camscan.rules.profile_helpers import cert_ref, iso, presented, role
 def check(obs: Observation, ctx: AuditContext) -> Iterator[Violation]:
     if ctx.expiry_warn_days <= 0:
         return
-    horizon = ctx.now + dt.timedelta(days=ctx.expiry_warn_days)
+    try:
+        horizon = ctx.now + dt.timedelta(days=ctx.expiry_warn_days)
+    except OverflowError:  # an audit clock near 9999-12-31: the horizon is the end of time
+        horizon = dt.datetime.max.replace(tzinfo=dt.UTC)
     for index, cert in enumerate(presented(obs)):
         not_after = cert.not_valid_after_utc
         # Expired (CS120) and not-yet-valid (CS122) certificates are other rules' findings.

@@ -7,9 +7,9 @@ whose clock runs ahead makes its boot-time certificate "in the future".
 
 ## Why it matters
 Clients refuse a certificate before its notBefore just as after its notAfter. On cameras the
-usual cause is the device clock: firmware that generates its certificate at boot (vendor HTTPS guide, Q1)
+usual cause is the device clock: firmware that generates its certificate at boot (Sunell HTTPS FAQ, Q1)
 stamps it with whatever time the device believes, and a clock set to the future, or reset and
-then corrected by NTP the wrong way, yields a certificate nobody accepts yet. Seed 001, step 3:
+then corrected by NTP the wrong way, yields a certificate nobody accepts yet. The Sunell HTTPS FAQ, step 3:
 "Make sure that the device time is within the certificate valid period."
 
 ## How to fix
@@ -49,7 +49,7 @@ RULE = Rule(
     id="CS122",
     title="Certificate not yet valid (device clock?)",
     severity=Severity.ERROR,
-    citation="RFC 5280 4.1.2.5; the vendor HTTPS guide (step 3 and Q1)",
+    citation="RFC 5280 4.1.2.5; Sunell HTTPS FAQ (step 3 and Q1)",
     rationale="Clients refuse a certificate before its notBefore; devices with a wrong clock make "
     "such certificates at boot.",
     remediation="Fix the device clock (NTP), then reboot so the firmware regenerates its certificate, "

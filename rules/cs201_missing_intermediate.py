@@ -9,7 +9,7 @@ with `--offline`). The evidence says where the missing intermediate was found (`
 issuer is not an anchor, is not self-signed, and no AIA URL gave it).
 
 An issuer found nowhere may also be a root the device never sends: the firmware's built-in CA
-of the vendor HTTPS guide signs the leaf directly. When camscan can infer that (the issuer is a known
+of Sunell HTTPS FAQ signs the leaf directly. When camscan can infer that (the issuer is a known
 firmware CA, or signs the leaves of several devices of the scan none of which sends it and
 none with an AIA URL, or calls itself a root and no AIA URL points at it), the verdict is an
 untrusted root (CS202, which says it is an inference and why), not this rule.
@@ -17,9 +17,9 @@ untrusted root (CS202, which says it is an inference and why), not this rule.
 ## Why it matters
 A TLS server must send its intermediates (RFC 8446 4.4.2, RFC 5246 7.4.2). Browsers that
 cached the intermediate or fetch AIA connect anyway, which hides the fault; VMS clients,
-HTTPS libraries, curl and Python's ssl do not, and fail (the guide 'CA-signed (publicly
-trusted) certificates': a camera that loads a single certificate cannot send the chain).
-Unlike sslyze and testssl.sh, camscan keeps this apart from an untrusted root.
+HTTPS libraries, curl and Python's ssl do not, and fail (OpenMV TLS guide: a camera that loads a
+single certificate cannot send the chain). Unlike sslyze and testssl.sh, camscan keeps this
+apart from an untrusted root.
 
 ## How to fix
 Upload the full chain to the device: the leaf followed by the intermediate(s), without the
@@ -69,8 +69,7 @@ RULE = Rule(
     id="CS201",
     title="Missing intermediate certificate",
     severity=Severity.ERROR,
-    citation="RFC 8446 4.4.2; RFC 5246 7.4.2; RFC 5280 4.2.2.1 (AIA caIssuers); "
-    "the guide 'CA-signed (publicly trusted) certificates'",
+    citation="RFC 8446 4.4.2; RFC 5246 7.4.2; RFC 5280 4.2.2.1 (AIA caIssuers); OpenMV TLS guide",
     rationale="Clients that do not fetch or cache intermediates (VMS software, HTTPS libraries, "
     "curl) cannot build a path and refuse the connection; browsers hide the fault. An unsent issuer "
     "camscan takes for a root (a built-in CA) is CS202 instead.",

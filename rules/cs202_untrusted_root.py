@@ -8,7 +8,7 @@ ends at a root that is not a trust anchor: a self-signed leaf, a device's built-
 information in `public_trust_status`).
 
 Most cameras send only their leaf: the firmware's built-in root CA signs a certificate for
-the current address at every boot (vendor HTTPS guide, Q1), and a root is never sent. When the leaf's
+the current address at every boot (Sunell HTTPS FAQ, Q1), and a root is never sent. When the leaf's
 issuer (or that of the last certificate sent) is not sent and camscan finds it nowhere, it is
 a root (this rule) rather than a missing intermediate (CS201) when camscan can infer so, and
 the finding says it is an inference (`inferred: true`) and why (`inference`, one entry per
@@ -33,13 +33,13 @@ apart from a missing intermediate: the fixes differ. A device that has no interm
 send cannot follow CS201's advice.
 
 ## How to fix
-Seed 001, Solution 1: export the device's built-in CA (Setting > System > Maintenance >
+The Sunell HTTPS FAQ, Solution 1: export the device's built-in CA (Setting > System > Maintenance >
 Export: "cacert.crt"), install it in the clients' trusted roots, and pass it to camscan with
 `--ca-bundle cacert.crt` (the chain is then trusted). Mind that a built-in CA whose key is in
 every firmware image vouches for every unit of the vendor, an attacker's included (CS403).
-Better, Solutions 2-3 and the guide 'CA-signed (publicly trusted) certificates': replace the
-certificate with one issued by your site CA (CSR made on the device) and upload it with its
-chain; pass the site CA with `--ca-bundle --trust site`.
+Better, Solutions 2-3 and OpenMV TLS guide: replace the certificate with one issued by your site CA
+(CSR made on the device) and upload it with its chain; pass the site CA with `--ca-bundle
+--trust site`.
 """
 
 from __future__ import annotations
@@ -98,14 +98,14 @@ RULE = Rule(
     id="CS202",
     title="Untrusted root",
     severity=Severity.ERROR,
-    citation="RFC 5280 6.1 (trust anchors); RFC 8446 4.4.2; the vendor HTTPS guide solutions 1-2, Q1; "
-    "the guide 'CA-signed (publicly trusted) certificates'",
+    citation="RFC 5280 6.1 (trust anchors); RFC 8446 4.4.2; Sunell HTTPS FAQ solutions 1-2, Q1; "
+    "OpenMV TLS guide",
     rationale="A chain that ends at a root no client trusts fails verification everywhere the "
     "root was not installed by hand, and trains users to accept impostors. Also a leaf-only device "
-    "whose issuer camscan infers to be its firmware's built-in CA (vendor HTTPS guide): the finding "
-    "says it is an inference and why.",
+    "whose issuer camscan infers to be its firmware's built-in CA (Sunell HTTPS FAQ): the finding says it is "
+    "an inference and why.",
     remediation="Replace the certificate with one from your site CA (CSR made on the device; pass "
-    "the CA with --ca-bundle --trust site), or export the device's built-in CA (vendor HTTPS guide: "
+    "the CA with --ca-bundle --trust site), or export the device's built-in CA (Sunell HTTPS FAQ: "
     "cacert.crt), install it on every client and pass it with --ca-bundle (that CA vouches for "
     "every unit whose firmware carries its key).",
     doc=__doc__ or "",

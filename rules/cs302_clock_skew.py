@@ -8,7 +8,7 @@ Endpoints that sent no Date header, or one that does not parse, are not judged. 
 case is a camera that lost power and came back in 1970 with no NTP.
 
 ## Why it matters
-A camera's clock decides what certificate it makes at boot (vendor HTTPS guide, Q1 and step 3: "Make
+A camera's clock decides what certificate it makes at boot (Sunell HTTPS FAQ, Q1 and step 3: "Make
 sure that the device time is within the certificate valid period"), whether it accepts the
 certificates of the servers it talks to (802.1X, syslog over TLS, cloud), the timestamps burnt
 into video evidence, and whether digest-authentication nonces and ONVIF WS-UsernameToken
@@ -61,8 +61,8 @@ RULE = Rule(
     id="CS302",
     title="Device clock skew",
     severity=Severity.WARNING,
-    citation="the vendor HTTPS guide (step 3 and Q1); RFC 9110 6.6.1 (Date); "
-    "RFC 5280 6.1.3 (validity checks need a clock)",
+    citation="Sunell HTTPS FAQ (step 3 and Q1); RFC 9110 6.6.1 (Date); RFC 5280 6.1.3 (validity checks "
+    "need a clock)",
     rationale="A wrong device clock yields not-yet-valid boot certificates, rejected peer "
     "certificates and wrong evidence timestamps.",
     remediation="Configure NTP on the device and make sure the NTP server is reachable; reboot if "

@@ -10,7 +10,7 @@ itself was copied.
 ## Why it matters
 One certificate cannot name each device's own address unless it lists them all, so either it
 fails the name check (CS105) on most of them, or it is a wildcard of addresses that lets any of
-those devices impersonate the others. Seed 001, Q3 and A3: a certificate obtained from a
+those devices impersonate the others. The Sunell HTTPS FAQ, Q3 and A3: a certificate obtained from a
 device's CSR belongs to that one device; copying it (and its key, Q4) to others spreads one
 key everywhere. A factory default certificate is the same problem, shipped.
 
@@ -56,7 +56,7 @@ RULE = Rule(
     id="CS402",
     title="Identical certificate on several devices",
     severity=Severity.WARNING,
-    citation="the vendor HTTPS guide (Q3/A3, Q4); RFC 6125 6.4",
+    citation="Sunell HTTPS FAQ (Q3/A3, Q4); RFC 6125 6.4",
     rationale="A copied certificate cannot name each device and spreads one key over the fleet.",
     remediation="Give each device its own certificate from its own key: CSR on the device, signed "
     "by your CA, uploaded.",

@@ -24,7 +24,7 @@ A factory certificate was not issued for your deployment. When its key ships in 
 (shared certificates, or a built-in CA whose private key is in every image) anyone with the
 firmware can impersonate the device; a per-device built-in CA also re-issues its certificate
 only at boot, so it goes stale when the address changes (CS404). Trusting such a CA in
-clients (vendor HTTPS guide, Solution 1) trusts every device of that vendor, including an attacker's.
+clients (Sunell HTTPS FAQ, Solution 1) trusts every device of that vendor, including an attacker's.
 The Axis 802.1AR certificate is per device and well protected, but it identifies the hardware
 (serial number), not the address clients connect to.
 
@@ -70,8 +70,7 @@ RULE = Rule(
     id="CS403",
     title="Known vendor default certificate",
     severity=Severity.WARNING,
-    citation="device-protocols.md section 8 (and the sources it cites); "
-    "the vendor HTTPS guide (Solution 1, Q1)",
+    citation="device-protocols.md section 8 (and the sources it cites); Sunell HTTPS FAQ (Solution 1, Q1)",
     rationale="Factory certificates were not issued for your deployment; many share one key or a "
     "CA key that ships in every firmware image.",
     remediation="Issue the device its own certificate from your site CA (CSR made on the device) and "

@@ -20,14 +20,14 @@ name mismatch (CS105), not this finding.
 ## Why it matters
 Clients check the address they connect to against the certificate (RFC 6125 6.2), so after an
 IP change every browser and VMS rejects the device, while the certificate itself looks fine.
-Seed 001, Q1: "The firmware has a root CA and root CA private key. By default, every time when
+The Sunell HTTPS FAQ, Q1: "The firmware has a root CA and root CA private key. By default, every time when
 the device starts up, it will use the root CA and private key to generate a server
 certificate ... according to the current device IP. After changing the device IP, the server
 certificate IP doesn't match."
 
 ## How to fix
 Reboot the device: firmware with a built-in CA regenerates its certificate for the new
-address at boot (vendor HTTPS guide, Q1 and step 4). Otherwise re-issue the certificate for the new
+address at boot (Sunell HTTPS FAQ, Q1 and step 4). Otherwise re-issue the certificate for the new
 address (and preferably a DNS name that survives the next change) and upload it.
 """
 
@@ -165,11 +165,11 @@ RULE = Rule(
     id="CS404",
     title="Stale certificate after an IP change",
     severity=Severity.ERROR,
-    citation="the vendor HTTPS guide (Q1, step 4); RFC 6125 6.2",
+    citation="Sunell HTTPS FAQ (Q1, step 4); RFC 6125 6.2",
     rationale="After an address change the certificate names the old address and every client "
     "rejects the device.",
     remediation="Reboot the device (firmware with a built-in CA regenerates its certificate for the "
-    "current address at boot, the vendor HTTPS guide Q1), or re-issue the certificate for the new address "
+    "current address at boot, Sunell HTTPS FAQ Q1), or re-issue the certificate for the new address "
     "(preferably with a DNS name too) and upload it.",
     doc=__doc__ or "",
     check_fleet=check_fleet,

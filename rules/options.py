@@ -58,8 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--profile", choices=PROFILES, default="device",
         help="device: the camera profile (default); webpki: also the CA/Browser Forum Baseline "
-        "Requirements checks (CS6xx) for servers with publicly trusted certificates (VMS servers; "
-        "Milestone, 'Introduction to certificates')",
+        "Requirements checks (CS6xx) for servers with publicly trusted certificates (VMS, Milestone guide)",
     )
     group.add_argument(
         "--expiry-warn", metavar="DAYS", type=_days, default=DEFAULT_EXPIRY_WARN_DAYS,
@@ -82,7 +81,10 @@ def parse_as_of(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
         amount, unit = int(relative.group(1)), relative.group(2)
         base = now or dt.datetime.now(dt.UTC)
         delta = dt.timedelta(days=amount) if unit == "d" else dt.timedelta(hours=amount)
-        moment = base + delta
+        try:
+            moment = base + delta
+        except OverflowError:
+            raise UsageError(f"--as-of {text!r}: after 9999-12-31, the last date camscan can judge") from None
     else:
         try:
             moment = dt.datetime.fromisoformat(raw.replace("z", "Z"))
@@ -93,7 +95,12 @@ def parse_as_of(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
             ) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).replace(microsecond=0)
+    try:
+        return moment.astimezone(dt.UTC).replace(microsecond=0)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is after the last date Python knows
+        raise UsageError(
+            f"--as-of {text!r}: after 9999-12-31T23:59:59Z, the last date camscan can judge"
+        ) from None
 
 
 def trust_from_args(args: argparse.Namespace) -> TrustConfig:
@@ -118,7 +125,8 @@ def context_from_args(
     from camscan.model import AuditContext
 
     as_of = getattr(args, "as_of", None)
-    now = parse_as_of(as_of) if as_of else dt.datetime.now(dt.UTC).replace(microsecond=0)
+    # `--as-of ''` is a mistake to report, not "now".
+    now = parse_as_of(as_of) if as_of is not None else dt.datetime.now(dt.UTC).replace(microsecond=0)
     return AuditContext(
         now=now,
         expiry_warn_days=getattr(args, "expiry_warn", DEFAULT_EXPIRY_WARN_DAYS),

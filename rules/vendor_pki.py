@@ -8,7 +8,7 @@ Every entry cites its source; device-protocols.md section 8 collects them:
 
 - Dahua (and OEMs): per-device leaf issued at boot by a "Product Root CA" baked into every
   firmware image (issuer `O=DahuaTech,L=HangZhou,ST=ZheJiang,C=CN,CN=Product Root CA`; Zeek
-  ssl.log samples quoted in network-analysis repositories). Seed 001 describes exactly this
+  ssl.log samples quoted in network-analysis repositories). The Sunell HTTPS FAQ describes exactly this
   PKI: "The firmware has a root CA and root CA private key ... every time when the device starts
   up, it will use the root CA and private key to generate a server certificate" (Q1), and the
   administrator can export it as "cacert.crt" (Solution 1).
@@ -69,7 +69,7 @@ VENDOR_DEFAULTS: tuple[VendorDefault, ...] = (
         where="issuer",
         attributes={"CN": r"Product Root CA", "O": r"Dahua ?Tech(nology)?"},
         severity=Severity.WARNING,
-        source=f"{SOURCE} (Zeek ssl.log samples); the vendor HTTPS guide Q1",
+        source=f"{SOURCE} (Zeek ssl.log samples); Sunell HTTPS FAQ Q1",
         built_in_ca=True,
     ),
     VendorDefault(

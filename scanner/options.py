@@ -30,7 +30,6 @@ TARGET_SETTINGS: tuple[str, ...] = ("ports", "exclude", "allow_large", "shard")
 
 
 # A count of connections and a duration or rate: whole numbers from 1, positive numbers.
-positive_int = bounded(int, 1)
 positive_float = positive(float)
 
 
@@ -56,9 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "cover every endpoint exactly once, in shards whose sizes differ by at most one; "
         "combine their JSON reports with `camscan merge`",
     )
-    sweep.add_argument("--concurrency", type=positive_int, default=256, metavar="N",
+    # The bounds of the audit config's [scan] keys: each worker is a task, so an unbounded
+    # --concurrency 10**20 exhausted memory before a single probe.
+    sweep.add_argument("--concurrency", type=bounded(int, 1, 65536), default=256, metavar="N",
                        help="connections in flight at once, all hosts together (default: 256)")
-    sweep.add_argument("--per-host", type=positive_int, default=2, metavar="N",
+    sweep.add_argument("--per-host", type=bounded(int, 1, 64), default=2, metavar="N",
                        help="connections at once to one address; cameras are fragile (default: 2)")
     sweep.add_argument("--rate", type=positive_float, default=None, metavar="PER_SECOND",
                        help="at most this many new connections per second (default: unlimited)")
@@ -73,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sweep.add_argument(
         "--legacy-probe", action=argparse.BooleanOptionalAction, default=True,
         help="also ask each HTTPS endpoint for TLS 1.0 and 1.1 with hand-built hellos "
-        "(two more connections per endpoint, within --per-host; default: on)",
+        "(one more connection per endpoint, within --per-host; default: on)",
     )
     sweep.add_argument(
         "--ws-discovery", action=argparse.BooleanOptionalAction, default=True,
@@ -152,7 +153,15 @@ class Sweep(NamedTuple):
 
 
 def split_excluded(values: Iterable[str]) -> list[str]:
-    """--exclude is repeatable and comma-separated: one flat list of target specs."""
+    """--exclude is repeatable and comma-separated: one flat list of target specs.
+
+    An empty --exclude is refused, not ignored: `--exclude "$SKIP"` with SKIP unset would
+    otherwise scan what the user meant to leave alone."""
+    values = list(values)
+    if any(not value.strip() for value in values):
+        from camscan.errors import UsageError
+
+        raise UsageError("--exclude '': empty (name the targets to leave out)")
     return [item.strip() for value in values for item in value.split(",") if item.strip()]
 
 

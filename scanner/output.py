@@ -28,7 +28,14 @@ def _console(file: IO[str]) -> Any:
     # Off a terminal (a pipe, a file) keep long rows whole instead of wrapping them at 80,
     # unless the user set COLUMNS.
     width = None if file.isatty() or os.environ.get("COLUMNS") else 200
-    return Console(file=file, width=width, highlight=False, soft_wrap=False)
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich exits with 1 here, the code that means findings: let the CLI answer it.
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _Console(file=file, width=width, highlight=False, soft_wrap=False)
 
 
 @contextmanager

@@ -296,6 +296,14 @@ async def sweep(
                 await trio.lowlevel.checkpoint()
 
     async def producer(send: trio.MemorySendChannel[Endpoint]) -> None:
+        try:
+            await produce(send)
+        except trio.BrokenResourceError:
+            # Every worker is gone: one of them raised (a closed stdout under --jsonl -), and
+            # that error, not this echo of it, is what the run reports.
+            pass
+
+    async def produce(send: trio.MemorySendChannel[Endpoint]) -> None:
         async with send:
             for endpoint in endpoints:
                 try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from camscan.cli import _report
-from camscan.errors import EXIT_INTERRUPTED, CamscanError, LockedError, UsageError
+from camscan.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, CamscanError, LockedError, UsageError
 
 
 def test_an_error_raised_inside_a_nursery_is_still_one_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -30,3 +30,16 @@ def test_a_bug_next_to_a_user_error_is_not_hidden() -> None:
     with pytest.raises(ExceptionGroup) as raised:
         _report(group)
     assert raised.value is group
+
+
+def test_a_closed_stdout_inside_a_nursery_is_a_quiet_141(capsys: pytest.CaptureFixture[str]) -> None:
+    # What a worker streaming --jsonl - raises when `head` has gone: quiet, never 1 (findings).
+    group = BaseExceptionGroup("nursery", [BrokenPipeError(32, "Broken pipe")])
+    assert _report(group) == EXIT_BROKEN_PIPE == 141
+    assert capsys.readouterr().err == ""
+
+
+def test_a_closed_stdout_beside_a_bug_is_not_hidden() -> None:
+    group = ExceptionGroup("g", [BrokenPipeError(32, "Broken pipe"), ZeroDivisionError("bug")])
+    with pytest.raises(ExceptionGroup):
+        _report(group)

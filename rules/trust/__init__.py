@@ -17,7 +17,7 @@ How trust is decided (the README's "how trust is decided" says the same for user
    self-signed leaf); broken chain (a signature that does not verify, wrong order, unrelated
    certificates); or another path validation failure. Each is reported by its own rule.
 5. An issuer that is not sent and found nowhere is either a missing intermediate or a root
-   the device never sends (vendor HTTPS guide: the firmware's built-in CA signs the leaf directly and
+   the device never sends (Sunell HTTPS FAQ: the firmware's built-in CA signs the leaf directly and
    the device sends only the leaf). camscan cannot see that certificate, so it infers a root
    (CS202, `inferred: true`) when at least one of these holds, and says which:
    - vendor_pattern: the issuer's name is a known firmware built-in CA (rules/vendor_pki.py);

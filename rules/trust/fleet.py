@@ -22,7 +22,7 @@ _EMPTY_NAMES = (b"\x30\x00", b"")
 # Devices (distinct addresses) whose leaves one unsent, unfetchable issuer must sign before
 # camscan infers a per-model firmware CA from the fleet alone. Two devices with leaf-only
 # uploads from a private intermediate are plausible; three of one issuer, with no device of
-# the scan ever sending it and no AIA URL anywhere, is the firmware pattern of the vendor HTTPS guide.
+# the scan ever sending it and no AIA URL anywhere, is the firmware pattern of Sunell HTTPS FAQ.
 FLEET_MIN_DEVICES = 3
 FLEET_LISTED = 5  # addresses named in the evidence
 

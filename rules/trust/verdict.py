@@ -193,7 +193,7 @@ def _compute(
                 errors = (*errors, "not fetched: --offline")
             bases = unsent_root_bases(top, urls, ctx, leaf=len(search.path) == 1)
             if bases:
-                # Not a missing intermediate but a root the device never sends (vendor HTTPS guide: the
+                # Not a missing intermediate but a root the device never sends (Sunell HTTPS FAQ: the
                 # firmware's built-in CA). Inferred from names and the fleet: say so and why.
                 built_in = any(b["basis"] in {"vendor_pattern", "fleet"} for b in bases)
                 untrusted_root = {

@@ -12,7 +12,7 @@ import os
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -103,6 +103,29 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int =
     """Write `data` to a temporary file beside `path`, fsync it, then rename it over `path`."""
     with AtomicFile(path, mode=mode) as atomic:
         atomic.write(data)
+
+
+def commit_all(files: Sequence[AtomicFile]) -> None:
+    """Rename every staged file into place, with Ctrl-C and SIGTERM held back until the last
+    rename: an interrupt never leaves a run's new JSON beside the previous run's HTML."""
+    with _signals_deferred():
+        for atomic in files:
+            atomic.commit()
+
+
+def write_all_atomic(files: Mapping[str, bytes], *, mode: int = 0o644) -> None:
+    """Several files as one: each goes to a temporary file first, and only once all of them are
+    complete are they renamed into place; any failure before that leaves every target as it was."""
+    staged: list[AtomicFile] = []
+    try:
+        for path, data in files.items():
+            staged.append(AtomicFile(path, mode=mode))
+            staged[-1].write(data)
+        commit_all(staged)
+    except BaseException:
+        for atomic in staged:
+            atomic.abort()
+        raise
 
 
 def write_text_atomic(

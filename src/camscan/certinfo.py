@@ -269,7 +269,8 @@ def is_self_signed(cert: x509.Certificate) -> bool:
 
 
 def utc(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Not strftime: its %Y does not pad years before 1000.
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds")[:19] + "Z"
 
 
 def describe(cert: x509.Certificate) -> dict[str, Any]:

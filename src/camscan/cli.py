@@ -14,9 +14,10 @@ import sys
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
+from typing import NoReturn
 
 from camscan import __version__
-from camscan.errors import EXIT_INTERRUPTED, CamscanError
+from camscan.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE, CamscanError
 
 # name -> (module, one-line summary). "scan" is also the default when no command is named.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -45,14 +46,26 @@ EPILOG = "commands:\n" + "\n".join(
     "  2  bad input (malformed target, port or file; bad config)\n"
     "  3  the run could not complete (I/O error, corrupt history database)\n"
     "  4  another audit holds the lock\n"
-    "  130 interrupted"
+    "  130 interrupted\n"
+    "  141 stdout closed by its reader (`camscan ... | head`): a quiet exit"
 )
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line on stderr (exit 2), like every other bad input:
+    the usage block would bury the one line that says what was wrong."""
+
+    def error(self, message: str) -> NoReturn:
+        from camscan.termtext import sanitize
+
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {sanitize(message, max_len=600)} "
+                  f"(`{self.prog} --help` lists the options)\n")
 
 
 def build_parser(command: str, prog: str) -> argparse.ArgumentParser:
     module_name, summary = COMMANDS[command]
     module = importlib.import_module(module_name)
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=prog,
         description=getattr(module, "DESCRIPTION", summary),
         epilog=EPILOG if command == "scan" else getattr(module, "EPILOG", None),
@@ -79,9 +92,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="Parsed a serial number which wasn't positive")
     with _sigterm_as_interrupt():
         try:
-            return int(args._run(args))
-        except (CamscanError, KeyboardInterrupt, BaseExceptionGroup) as exc:
+            code = int(args._run(args))
+            # A reader that stopped early (`| head`) may only show at this last flush.
+            sys.stdout.flush()
+            return code
+        except (CamscanError, KeyboardInterrupt, BrokenPipeError, BaseExceptionGroup) as exc:
             return _report(exc)
+        except UnicodeEncodeError as exc:
+            # Bytes on the command line that are not UTF-8 reach Python as lone surrogates;
+            # text that must be encoded (a certificate name, a header) cannot carry them.
+            if exc.reason != "surrogates not allowed":
+                raise
+            print("camscan: error: an argument is not valid UTF-8 text (a name or an address must be)",
+                  file=sys.stderr)
+            return EXIT_USAGE
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:
@@ -100,6 +124,9 @@ def _report(exc: BaseException) -> int:
     if any(isinstance(leaf, KeyboardInterrupt) for leaf in leaves):
         print("camscan: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    if all(isinstance(leaf, BrokenPipeError) for leaf in leaves):
+        _drop_stdout()
+        return EXIT_BROKEN_PIPE
     if all(isinstance(leaf, CamscanError) for leaf in leaves):
         from camscan.termtext import sanitize
 
@@ -108,6 +135,17 @@ def _report(exc: BaseException) -> int:
         print(f"camscan: error: {sanitize(first)}", file=sys.stderr)
         return first.exit_code
     raise exc
+
+
+def _drop_stdout() -> None:
+    """The reader of stdout is gone: send what is still buffered nowhere, so the interpreter's
+    own flush at exit does not print a second BrokenPipeError."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 @contextlib.contextmanager

@@ -8,6 +8,9 @@ EXIT_USAGE = 2  # bad input: malformed target, unreadable file, bad config key
 EXIT_RUNTIME = 3  # the run could not complete (corrupt history database, I/O failure)
 EXIT_LOCKED = 4  # another audit holds the lock
 EXIT_INTERRUPTED = 130
+# stdout closed by its reader (`camscan ... | head`): quiet, with the code a shell reports for a
+# program SIGPIPE ended (128 + 13), as `cat` or `yes` would; never 1, which means findings.
+EXIT_BROKEN_PIPE = 141
 
 
 class CamscanError(Exception):

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cryptography import x509
 
-SCHEMA_VERSION = "1.1"  # 1.1: parameters.shard, rules_fingerprint and judging_fingerprint
+# 1.1: parameters.shard, rules_fingerprint and judging_fingerprint; 1.2: parameters.merge
+SCHEMA_VERSION = "1.2"
 
 
 @lru_cache(maxsize=4096)
@@ -255,6 +256,15 @@ class ScanParameters:
     ws_discovery: bool | None = None
     # "I/N" when the sweep covered one shard of the targets (--shard), else None.
     shard: str | None = None
+    # What a merged report (camscan merge) covers; None for a report of one run.
+    merge: MergeCoverage | None = None
+
+
+@dataclass(frozen=True)
+class MergeCoverage:
+    reports: int  # how many reports were merged
+    shards: tuple[str, ...]  # the shards they are ("1/3", "3/3"); empty when none was a shard
+    missing_shards: tuple[str, ...]  # shards of that split no report was given for ("2/3")
 
 
 @dataclass(frozen=True)

@@ -159,7 +159,7 @@ def test_leaf_only_device_missing_its_intermediate() -> None:
     assert plan.findings == ("CS201",)
     (step,) = plan.steps
     assert step.strategy is Strategy.INTERMEDIATE and step.action is Action.REISSUE
-    assert "seed 002" in step.summary and "intermediate on" in step.summary
+    assert "OpenMV TLS guide" in step.summary and "intermediate on" in step.summary
 
 
 def test_legacy_tls_is_a_manual_step() -> None:

@@ -138,7 +138,12 @@ def test_three_shards_merged_equal_the_unsharded_scan(
     shared = _rules_at(full, SHARED)
     assert len(shared) >= 3
     assert all(len(_rules_at(p, SHARED)) < len(shared) for p in parts)
-    assert _timeless(_read(merged)) == _timeless(full)
+    merged_document = _read(merged)
+    # The merged report says what it covers, and otherwise equals the unsharded scan.
+    coverage = merged_document["parameters"].pop("merge")
+    assert coverage == {"reports": 3, "shards": ["1/3", "2/3", "3/3"], "missing_shards": []}
+    assert full["parameters"].pop("merge") is None
+    assert _timeless(merged_document) == _timeless(full)
     jsonschema.Draft202012Validator(load_schema()).validate(_read(merged))
     assert f"merged 3 reports: 50 endpoints, {full['summary']['observed']} HTTPS" in err
     assert (scans / "merged.csv").read_text().count("\n") == 1 + full["summary"]["findings"]
@@ -224,6 +229,12 @@ def test_reports_of_other_rules_versions_or_clocks_are_refused(
     assert "different splits" in _merge_error(
         capsys, str(one), str(_write(tmp_path / "s.json", split)), trust=scans
     )
+    # Shard 2/3 of another estate is no third of this one.
+    elsewhere = _read(two)
+    elsewhere["parameters"]["targets"] = ["127.99.0.0/24"]
+    assert "shards of different target sets" in _merge_error(
+        capsys, str(one), str(_write(tmp_path / "e.json", elsewhere)), trust=scans
+    )
 
 
 def test_an_endpoint_in_two_reports_is_refused_or_the_latest_kept(
@@ -253,19 +264,29 @@ def test_an_endpoint_in_two_reports_is_refused_or_the_latest_kept(
     assert len(_read(merged)["endpoints"]) == 50
 
 
-def test_a_missing_shard_is_noted(scans: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("quiet", [[], ["-q"]], ids=["loud", "quiet"])
+def test_a_missing_shard_is_warned_even_with_q_and_recorded(
+    scans: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], quiet: list[str]
+) -> None:
     code = main(
         [
             "merge",
             str(scans / "shard1.json"),
             str(scans / "shard3.json"),
             *_trust(scans),
+            *quiet,
             "--json",
             str(tmp_path / "p.json"),
         ]
     )
     assert code == 0
-    assert "note: no report for shard 2/3" in capsys.readouterr().err
+    assert "warning: no report for shard 2/3" in capsys.readouterr().err
+    # The merged report says what it covers; the schema validates it.
+    document = _read(tmp_path / "p.json")
+    jsonschema.validate(document, load_schema())
+    expected = {"reports": 2, "shards": ["1/3", "3/3"], "missing_shards": ["2/3"]}
+    assert document["parameters"]["merge"] == expected
+    assert load_report(tmp_path / "p.json").audit.scan.parameters.merge is not None
 
 
 @pytest.mark.parametrize(

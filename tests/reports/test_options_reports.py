@@ -170,3 +170,64 @@ def test_stdout_report(audit: AuditResult, capsys: pytest.CaptureFixture[str]) -
     assert options.write_reports(audit, args) == ["-"]
     assert capsys.readouterr().out.startswith("address,port,")
     assert not options.writes_stdout(_parse([]))
+
+
+_FULL_DISK_AFTER_TWO = """
+import argparse, resource, signal, sys
+from camscan.errors import CamscanError
+from camscan.reports import options
+from tests.reports.sample import build_audit
+
+audit = build_audit()
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+# Files up to 32 KiB can be written: the JSON (~20 KiB) and the JSON Lines (~20 KiB) are, then
+# the HTML (~50 KiB) fails part way.
+resource.setrlimit(resource.RLIMIT_FSIZE, (32768, 32768))
+folder = sys.argv[1]
+args = argparse.Namespace(html=f"{folder}/r.html", jsonl=f"{folder}/r.jsonl", csv=f"{folder}/r.csv",
+                          junit=None, prometheus=None, sarif=None)
+try:
+    options.write_reports(audit, args, json_target=f"{folder}/r.json")
+except CamscanError as exc:
+    print(exc)
+    sys.exit(3)
+sys.exit(0)
+"""
+
+
+def test_all_reports_of_a_run_or_none_when_one_fails(tmp_path: Path) -> None:
+    """A report that cannot be written (here: the disk fills during the HTML) leaves every
+    report of the run as it was, the ones already rendered included: never a new JSON beside
+    yesterday's HTML."""
+    import subprocess
+    import sys
+
+    old = {name: f"yesterday's {name}\n".encode() for name in ("r.json", "r.jsonl", "r.html", "r.csv")}
+    for name, data in old.items():
+        (tmp_path / name).write_bytes(data)
+    proc = subprocess.run(
+        [sys.executable, "-c", _FULL_DISK_AFTER_TWO, str(tmp_path)],
+        capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2], check=False,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert "r.html: File too large" in proc.stdout
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old  # no temporary file left either
+
+
+def test_a_far_future_audit_clock_renders_and_judges(audit: AuditResult, tmp_path: Path) -> None:
+    """--as-of 9999-12-31: the HTML timeline has no dates 90 days on, and CS121's horizon is past
+    the last date Python knows; neither may crash (CS000 is a rule that crashed)."""
+    import datetime as dt
+
+    from camscan.model import AuditContext
+    from camscan.rules.registry import evaluate
+
+    end = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+    findings = evaluate(audit.scan.observations, AuditContext(now=end))
+    assert findings and not [f for f in findings if f.rule_id == "CS000"]
+    far = dataclasses.replace(audit, as_of=end, findings=tuple(findings))
+    args = _parse(["--html", str(tmp_path / "r.html")])
+    written = options.write_reports(far, args, json_target=str(tmp_path / "r.json"))
+    assert written == [str(tmp_path / "r.html")]
+    assert "after 9999-12-31" in (tmp_path / "r.html").read_text()
+    assert json.loads((tmp_path / "r.json").read_text())["as_of"] == "9999-12-31T00:00:00Z"

@@ -61,12 +61,19 @@ def test_failure_lines_match_the_encoder() -> None:
         assert lines.line(failure) == encoded(failure)
 
 
-def test_utc_iso_matches_strftime() -> None:
+def test_utc_iso_is_iso_8601_with_a_four_digit_year() -> None:
     zone = dt.timezone(dt.timedelta(hours=-7))
     for moment in (NOW, NOW.astimezone(zone), dt.datetime(1, 1, 1, tzinfo=dt.UTC),
                    dt.datetime(999, 6, 1, tzinfo=dt.UTC), dt.datetime(1000, 6, 1, tzinfo=dt.UTC),
                    dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)):
-        assert utc_iso(moment) == moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        u = moment.astimezone(dt.UTC)
+        text = utc_iso(moment)
+        assert text == f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}Z"
+        # Read back by every ISO-8601 parser (camscan merge too): strftime's %Y wrote year 1 as
+        # "1-01-01", which none accepts.
+        assert dt.datetime.fromisoformat(text) == u.replace(microsecond=0)
+        if u.year >= 1000:
+            assert text == u.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_a_sorted_scan_streams_the_same_text_as_an_unsorted_one() -> None:

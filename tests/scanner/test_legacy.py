@@ -94,6 +94,11 @@ async def test_sweep_fills_legacy_versions_only_when_asked(next_host: Callable[[
     # Two connections per device by default: the certificate (with the HTTP HEAD riding on
     # it) and one legacy hello; then the second sweep's certificate connection.
     assert spec.stats.accepted == 3
+    # ... and --help says so (it once said "two more connections per endpoint").
+    from camscan.cli import build_parser
+
+    legacy_help = " ".join(build_parser("scan", "camscan").format_help().split())
+    assert "(one more connection per endpoint, within --per-host" in legacy_help
 
 
 def test_client_hello_bytes() -> None:

@@ -180,13 +180,11 @@ def run(args: argparse.Namespace) -> int:
             note = Notification(run_record, diff, plan=_plan_counts(fix_plans))
             errors = runtime.run(notify, note, cfg.webhook, cfg.email)
 
-        written: list[str] = []
-        if "json" in cfg.outputs:
-            from camscan.reports.json_report import write_json
-
-            write_json(audit, str(cfg.outputs["json"]))
-            written.append(str(cfg.outputs["json"]))
-        written += report_options.write_reports(audit, namespace, fix_plans=fix_plans or ())
+        json_target = str(cfg.outputs["json"]) if "json" in cfg.outputs else None
+        written = [json_target] if json_target else []
+        written += report_options.write_reports(
+            audit, namespace, fix_plans=fix_plans or (), json_target=json_target
+        )
 
     stdout_taken = cfg.outputs.get("json") == "-" or cfg.outputs.get("jsonl") == "-"
     out = sys.stderr if stdout_taken else sys.stdout

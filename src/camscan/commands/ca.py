@@ -47,8 +47,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     init.add_argument("--key-type", choices=("ec-p256", "rsa2048"), default="ec-p256")
     init.add_argument("--name", default="camscan site CA", help="the CA's Common Name")
     init.add_argument("--no-encrypt", action="store_true",
-                      help="leave ca.key unencrypted (default: encrypted with $CAMSCAN_CA_PASSPHRASE, "
-                      "$CAMSCAN_CA_PASSPHRASE_FILE or a prompt)")
+                      help="leave ca.key unencrypted; without it the key is encrypted with $CAMSCAN_CA_PASSPHRASE, "
+                      "$CAMSCAN_CA_PASSPHRASE_FILE or a prompt")
     init.add_argument("--permit-ip", action="append", default=[], metavar="CIDR",
                       help="name constraint: the CA may certify addresses in CIDR only (repeatable)")
     init.add_argument("--permit-dns", action="append", default=[], metavar="NAME",
@@ -90,7 +90,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     sign.add_argument("--format", choices=("pem", "der"), default="pem")
 
-    csr = sub.add_parser("csr", help="a key and a CSR for a public CA: DNS names only")
+    csr = sub.add_parser("csr", help="a key and a CSR for a public CA (OpenMV TLS guide): DNS names only")
     names(csr, "writes PREFIX.key and PREFIX.csr", ips=False)
     csr.add_argument("--ip", action="append", default=[], help=argparse.SUPPRESS)
     csr.add_argument("--key-type", choices=("ec-p256", "rsa2048"), default="ec-p256")
@@ -195,7 +195,7 @@ def _make(args: argparse.Namespace) -> int:
     if args.action == "csr":
         if args.ip:
             raise UsageError(
-                "public CAs do not certify IP addresses or private names: use --dns "
+                "public CAs do not certify IP addresses or private names (OpenMV TLS guide): use --dns "
                 "with a name you control, or `camscan ca issue` from the site CA for an IP"
             )
         if not args.dns:

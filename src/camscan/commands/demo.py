@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,6 +68,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     rule_options.add_arguments(parser)
     # The demo trusts the lab's own site CA and never leaves loopback (no AIA fetches).
     parser.set_defaults(trust="site", offline=True)
+    for action in parser._actions:
+        if action.dest == "trust":
+            action.help = ("site: the --ca-bundle files alone, with the lab's site CA (default for the "
+                           "demo); public: Mozilla roots plus --ca-bundle")
     report_options.add_arguments(parser)
 
 
@@ -103,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {str(out)!r}: {exc.strerror}") from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise UsageError(f"--out {str(out)!r}: not writable")
-    fleet = load_fleet(args.fleet) if args.fleet else default_fleet()
+    fleet = load_fleet(args.fleet) if args.fleet is not None else default_fleet()
     for fmt, filename in DEFAULT_REPORTS.items():
         if getattr(args, fmt) is None:
             setattr(args, fmt, str(out / filename))
@@ -242,31 +246,31 @@ def _print_plan(plans: list[DevicePlan]) -> None:
 
 
 def _finish(done: _Run, args: argparse.Namespace, out: Path) -> int:
-    from camscan.atomic import write_text_atomic
-    from camscan.reports.json_report import write_json
+    import json
+
+    from camscan.reports.json_report import iter_json
     from camscan.scanner.output import plural
+    from camscan.termtext import json_safe
 
     audit, fix = done.audit, done.fix
     document = None
     if fix is not None:
-        import json
-
         import camscan.remediate.render as fix_render
-        from camscan.termtext import json_safe
 
         outcomes = list(fix.loop.outcomes) if fix.loop else []
         document = fix_render.fix_document(fix.plans, as_of=audit.as_of, applied=bool(outcomes),
                                            outcomes=outcomes)
-    # Every file is written once the run is over: an interrupted demo leaves none half-made.
+    # Every file is written once the run is over, all of them or none: an interrupted demo or a
+    # full disk leaves none half-made.
     written = [str(out / "report.json")]
-    write_json(audit, written[0])
-    written += report_options.write_reports(audit, args, fix_plans=document["devices"] if document else ())
+    extra: dict[str, Iterable[str | bytes]] = {}
     if fix is not None and document is not None:
-        written.append(str(out / "fix.json"))
-        write_text_atomic(written[-1], json_safe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n")
+        extra[str(out / "fix.json")] = [json_safe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"]
         if fix.loop is not None:
-            written.append(str(out / "rescan.json"))
-            write_json(fix.loop.after, written[-1])
+            extra[str(out / "rescan.json")] = iter_json(fix.loop.after)
+    written += report_options.write_reports(audit, args, fix_plans=document["devices"] if document else (),
+                                            json_target=written[0], extra_files=extra)
+    written += list(extra)
     matched = sum(1 for c in done.checks if c[4])
     if not args.quiet:
         print()

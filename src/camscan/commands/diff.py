@@ -21,7 +21,9 @@ database."""
 
 
 def _run_id(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    from camscan.commands.history import SQLITE_MAX
+
+    if not text.isdigit() or not 1 <= int(text) <= SQLITE_MAX:
         raise argparse.ArgumentTypeError(f"{text!r} is not a run id (see `camscan history`)")
     return int(text)
 

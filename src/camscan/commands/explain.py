@@ -29,4 +29,8 @@ def run(args: argparse.Namespace) -> int:
     out.write(f"Citation: {rule.citation}\n")
     out.write(f"Rationale: {rule.rationale}\n")
     out.write(f"Remediation: {rule.remediation}\n")
+    from camscan.rules.sources import cited_in
+
+    for title in cited_in(rule.doc, rule.citation, rule.rationale, rule.remediation):
+        out.write(f"Source: {title}\n")
     return 0

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
+from camscan.argtypes import positive
 from camscan.reports import options as report_options
 from camscan.rules import options as rule_options
 from camscan.scanner import options as scanner_options
@@ -32,12 +33,14 @@ camscan commands and their openssl equivalents. Nothing is sent to a device with
 
 With --apply, per device: read its facts, keep a copy of its certificate, set its clock, install
 a site-CA certificate (key made on the device + CSR where it can), reboot where needed, wait for
-it, and rescan every target: each device ends fixed, not_fixed, skipped (manual plan) or failed.
+it, and rescan every target: each device ends fixed (nothing left), improved (only findings left
+to a person), not_fixed, skipped (manual plan) or failed.
 Passwords come from $CAMSCAN_PASSWORD, --credentials FILE (0600) or a prompt, never argv."""
 
 EPILOG = """\
-exit codes: 0 plan printed / every device fixed or skipped; 1 a device not fixed or failed;
-2 bad input; 3 the run could not complete; 130 interrupted."""
+exit codes: 0 plan printed / every device fixed, improved or skipped; 1 findings: a finding an
+automatic step targeted remains (not_fixed) or is unknown (failed); 2 bad input; 3 the run could
+not complete; 130 interrupted; 141 stdout closed by its reader."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -74,7 +77,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     apply.add_argument(
         "--reboot-timeout",
-        type=float,
+        type=positive(float, unit="seconds"),
         default=180.0,
         metavar="S",
         help="how long a rebooting device may take to come back (default 180 s)",
@@ -138,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
             # The CA key's passphrase is asked (or its absence refused) before any device is touched.
             authority.key  # noqa: B018
         args.ca_bundle = [*args.ca_bundle, str(authority.cert_path)]
+    if args.html == "-":
+        raise UsageError("--html -: the fix report's HTML goes to a file (only --json can take stdout)")
     for flag, value in (("--json", args.json), ("--html", args.html)):
         if value and value != "-":
             report_options.check_output_path(flag, value)
@@ -167,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
         ),
     )
     out = sys.stderr if args.json == "-" else sys.stdout
-    out.write(render.plan_text(plans))
+    out.write(render.plan_text(plans, applying=args.apply))
     outcomes: list[Outcome] = []
     final = audit
     if args.apply and plans:
@@ -190,7 +195,9 @@ def run(args: argparse.Namespace) -> int:
         )
 
         def progress(outcome: Outcome) -> None:
-            out.write(f"  {outcome.status.value:<8} {outcome.endpoint}\n")
+            # Before the rescan a device is only "applied": fixed is what the rescan shows.
+            word = "applied" if outcome.status.value == "fixed" else outcome.status.value
+            out.write(f"  {word:<8} {outcome.endpoint}\n")
             out.flush()
 
         try:
@@ -207,29 +214,53 @@ def run(args: argparse.Namespace) -> int:
         reachable = {obs.endpoint for obs in final.scan.observations}
         outcomes = judge_outcomes(applied, plans, after, reachable)
         out.write(render.outcome_text(outcomes))
-        out.write(
-            f"findings before: {len(audit.findings)}, after: {len(final.findings)}; audit log: {log.path}\n"
-        )
+        out.write(_before_after(audit, final) + f"; audit log: {log.path}\n")
     document = render.fix_document(plans, as_of=audit.as_of, applied=bool(outcomes), outcomes=outcomes)
+    # Every output rendered first, then the files written together: both or neither.
+    files: dict[str, bytes] = {}
+    text = None
     if args.json:
         import json
 
         from camscan.termtext import json_safe
 
         text = json_safe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
-        if args.json == "-":
-            sys.stdout.write(text)
-        else:
-            from camscan.atomic import write_text_atomic
-
-            write_text_atomic(args.json, text)
+        if args.json != "-":
+            files[args.json] = text.encode("utf-8")
     if args.html:
-        from camscan.atomic import write_text_atomic
         from camscan.reports.html_report import render_html
 
-        write_text_atomic(args.html, render_html(final, fix_plans=document["devices"]))
+        files[args.html] = render_html(final, fix_plans=document["devices"]).encode("utf-8")
+    if files:
+        from camscan.atomic import write_all_atomic
+        from camscan.errors import CamscanError
+
+        try:
+            write_all_atomic(files)
+        except OSError as exc:
+            raise CamscanError(f"cannot write the fix reports: {exc.strerror or exc}") from exc
+    if args.json == "-" and text is not None:
+        sys.stdout.write(text)
+    # 1 means findings: a finding an automatic step targeted is still there (or unknown, the
+    # device did not answer); improved (only manual steps left) and skipped are not that.
     bad = any(o.status.value in ("not_fixed", "failed") for o in outcomes)
     return 1 if bad else 0
+
+
+def _before_after(before: AuditResult, after: AuditResult) -> str:
+    """Findings before and after, counting a device that did not answer the rescan as silent
+    (its findings are unknown), never as one without findings."""
+    answered = {obs.endpoint for obs in after.scan.observations}
+    silent = sorted({obs.endpoint for obs in before.scan.observations} - answered, key=str)
+    known = sum(1 for f in before.findings if f.endpoint not in silent)
+    text = f"findings before: {len(before.findings)}, after: {len(after.findings)}"
+    if silent:
+        text += (
+            f" ({len(silent)} device(s) did not answer the rescan, so their findings are unknown: "
+            f"{' '.join(str(e) for e in silent[:10])}{' ...' if len(silent) > 10 else ''}; "
+            f"before on the devices that answered: {known})"
+        )
+    return text
 
 
 def _consent(args: argparse.Namespace, plans: Sequence[DevicePlan], out: TextIO) -> bool:

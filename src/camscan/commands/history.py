@@ -42,9 +42,13 @@ def database_path(args: argparse.Namespace) -> Path:
     raise UsageError("name the history database with --db FILE or --config FILE")
 
 
+# SQLite's INTEGER is 64-bit: a larger number overflowed in the query instead of being refused.
+SQLITE_MAX = 2**63 - 1
+
+
 def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    if not text.isdigit() or not 1 <= int(text) <= SQLITE_MAX:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number up to {SQLITE_MAX}")
     return int(text)
 
 

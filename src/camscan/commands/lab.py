@@ -91,8 +91,10 @@ def run(args: argparse.Namespace) -> int:
     from camscan.lab.control import ControlAPI
     from camscan.lab.fleet import validate_block
 
-    fleet = load_fleet(args.fleet) if args.fleet else default_fleet()
-    block = validate_block(args.block, "--block") if args.block else None
+    # `is not None`: an empty --fleet or --block (an unset variable) is an error, not the default.
+    fleet = load_fleet(args.fleet) if args.fleet is not None else default_fleet()
+    block = validate_block(args.block, "--block") if args.block is not None else None
+    _check_out_dir(args.out)
     http_port: int | bool | None = True
     if args.no_http:
         http_port = None
@@ -135,6 +137,22 @@ def run(args: argparse.Namespace) -> int:
             raise
     print("camscan lab: stopped", file=sys.stderr)
     return 0
+
+
+def _check_out_dir(out: str) -> None:
+    """One line (exit 2) before the lab starts when --out cannot take the bundles, not a
+    traceback once the devices are up."""
+    import os
+    from pathlib import Path
+
+    from camscan.errors import UsageError
+
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out!r}: cannot create the directory ({exc.strerror})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out!r}: directory is not writable")
 
 
 def _interrupted(exc: BaseException) -> bool:

@@ -35,9 +35,13 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more seconds")
+    # At most 100 years: inf (or 1e999) passed "0 or more" and then overflowed a timedelta.
+    if not 0 <= value <= MAX_SKEW:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and {MAX_SKEW:.0f} seconds")
     return value
+
+
+MAX_SKEW = 100 * 365 * 86400.0
 
 
 # reports.merge.DUPLICATE_CHOICES, spelled out: `camscan merge --help` must not load the model.
@@ -68,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
     from camscan.errors import UsageError
     from camscan.pipeline import judge
     from camscan.reports.json_load import load_report
-    from camscan.reports.json_report import write_json
     from camscan.reports.merge import check_compatible, combine, keep_history_findings, missing_shards
     from camscan.rules.registry import judging_fingerprint
 
@@ -83,14 +86,13 @@ def run(args: argparse.Namespace) -> int:
         ctx = dataclasses.replace(ctx, now=min(report.audit.as_of for report in loaded))
     scan = combine(loaded, duplicates=args.duplicates)
     audit = keep_history_findings(runtime.run(judge, scan, ctx), loaded)
-    if args.json:
-        write_json(audit, args.json)
-    written = report_options.write_reports(audit, args)
+    written = report_options.write_reports(audit, args, json_target=args.json)
+    missing = missing_shards(loaded)
+    if missing:
+        # Even with -q: without it a partial merge looks like the whole estate.
+        print(f"camscan merge: warning: no report for shard {', '.join(missing)}: the merge covers "
+              "part of the split (the report records it in parameters.merge)", file=sys.stderr)
     if not args.quiet:
-        missing = missing_shards(loaded)
-        if missing:
-            print(f"note: no report for shard {', '.join(missing)}: the merge covers part of the split",
-                  file=sys.stderr)
         print(
             f"merged {len(loaded)} reports: {len(scan.observations) + len(scan.failures)} endpoints, "
             f"{len(scan.observations)} HTTPS, {len(audit.findings)} findings",

@@ -42,7 +42,6 @@ def run(args: argparse.Namespace) -> int:
     from camscan.errors import UsageError
     from camscan.model import AuditResult, ProbeResult
     from camscan.pipeline import judge, run_scan
-    from camscan.reports.json_report import write_json
     from camscan.scanner.output import progress_bar, render
 
     targets, options, parameters = scanner_options.sweep_from_args(args)
@@ -71,9 +70,7 @@ def run(args: argparse.Namespace) -> int:
         # file exists from here: inside the try, so an interrupt at any moment removes it.
         jsonl = report_options.jsonl_callback(args, ctx)
         audit = runtime.run(main)
-        if args.json:
-            write_json(audit, args.json)
-        written = report_options.write_reports(audit, args)
+        written = report_options.write_reports(audit, args, json_target=args.json)
     except BaseException:
         report_options.abort_stream(args)
         raise
