@@ -47,8 +47,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     init.add_argument("--key-type", choices=("ec-p256", "rsa2048"), default="ec-p256")
     init.add_argument("--name", default="camscan site CA", help="the CA's Common Name")
     init.add_argument("--no-encrypt", action="store_true",
-                      help="leave ca.key unencrypted; without it the key is encrypted with $CAMSCAN_CA_PASSPHRASE, "
-                      "$CAMSCAN_CA_PASSPHRASE_FILE or a prompt")
+                      help="leave ca.key unencrypted; without it the key is encrypted with "
+                      "$CAMSCAN_CA_PASSPHRASE, $CAMSCAN_CA_PASSPHRASE_FILE or a prompt")
     init.add_argument("--permit-ip", action="append", default=[], metavar="CIDR",
                       help="name constraint: the CA may certify addresses in CIDR only (repeatable)")
     init.add_argument("--permit-dns", action="append", default=[], metavar="NAME",
