@@ -73,6 +73,14 @@ STORED_FAILURES = frozenset(
 )
 
 
+def _sites_json(audit: AuditResult) -> str | None:
+    if not audit.sites:
+        return None
+    from camscan.reports.json_report import site_entry
+
+    return json.dumps([site_entry(status) for status in audit.sites], sort_keys=True)
+
+
 def _leaf_facts(obs: Observation) -> tuple[str | None, str | None, str | None]:
     """(spki_sha256, subject, not_after) of the leaf; None where a strange certificate won't parse."""
     try:
@@ -143,8 +151,8 @@ class HistoryStore:
             with self._transaction() as conn:
                 cursor = conn.execute(
                     "INSERT INTO runs (started_at, finished_at, as_of, recorded_at, parameters, "
-                    "observations, failures, findings, errors, warnings, notices) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "observations, failures, findings, errors, warnings, notices, sites) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         iso_z(scan.started_at),
                         iso_z(scan.finished_at),
@@ -157,6 +165,7 @@ class HistoryStore:
                         by_severity["error"],
                         by_severity["warning"],
                         by_severity["notice"],
+                        _sites_json(audit),
                     ),
                 )
                 run_id = cursor.lastrowid
@@ -174,6 +183,11 @@ class HistoryStore:
                             conn, run_id, finding, scan.finished_at
                         )
                     self._insert_finding(conn, run_id, endpoint_id, finding)
+                if audit.endpoint_sites:
+                    conn.executemany(
+                        "UPDATE endpoints SET site = ? WHERE id = ?",
+                        [(audit.endpoint_sites[e], i) for e, i in ids.items() if e in audit.endpoint_sites],
+                    )
                 if retention is not None:
                     pruned = prune_runs(conn, self._run_times(conn), retention, now or datetime.now(UTC))
         except sqlite3.DatabaseError as exc:
@@ -315,11 +329,12 @@ class HistoryStore:
             failures=row[6],
             findings=row[7],
             by_severity={"error": row[8], "warning": row[9], "notice": row[10]},
+            sites=tuple(json.loads(row[11])) if row[11] else (),
         )
 
     _RUN_COLUMNS = (
         "id, started_at, finished_at, as_of, parameters, observations, failures, findings, "
-        "errors, warnings, notices"
+        "errors, warnings, notices, sites"
     )
 
     def runs(self, limit: int | None = None) -> list[RunRecord]:
@@ -356,7 +371,7 @@ class HistoryStore:
         endpoints: dict[int, EndpointRecord] = {}
         for row in self._conn.execute(
             "SELECT id, address, port, server_name, status, detail, observed_at, tls_version, "
-            "leaf_sha256, spki_sha256, subject, not_after, mac, serial, vendor, model, firmware "
+            "leaf_sha256, spki_sha256, subject, not_after, mac, serial, vendor, model, firmware, site "
             "FROM endpoints WHERE run_id = ? ORDER BY id",
             (run_id,),
         ):
@@ -373,6 +388,7 @@ class HistoryStore:
                 identity=DeviceIdentity(
                     mac=row[12], serial=row[13], vendor=row[14], model=row[15], firmware=row[16]
                 ),
+                site=row[17],
             )
         findings = tuple(
             FindingRecord(
@@ -382,6 +398,7 @@ class HistoryStore:
                 title=row[3],
                 message=row[4],
                 evidence=json.loads(row[5]),
+                site=endpoints[row[0]].site,
             )
             for row in self._conn.execute(
                 "SELECT endpoint_id, rule_id, severity, title, message, evidence FROM findings "
@@ -390,6 +407,29 @@ class HistoryStore:
             )
         )
         return RunSnapshot(run=run, endpoints=tuple(endpoints.values()), findings=findings)
+
+    def last_complete_snapshots(self, before: int) -> dict[str, RunSnapshot]:
+        """For each site of the runs before `before`: its records in the newest such run where it
+        was complete (what a site that is back after being down is compared with)."""
+        chosen: dict[str, int] = {}
+        for row in self._conn.execute(
+            "SELECT id, sites FROM runs WHERE id < ? AND sites IS NOT NULL ORDER BY id DESC", (before,)
+        ):
+            for site in json.loads(row[1]):
+                if site.get("state") == "complete":
+                    chosen.setdefault(str(site.get("name")), row[0])
+        snapshots: dict[int, RunSnapshot] = {}
+        out: dict[str, RunSnapshot] = {}
+        for name, run_id in chosen.items():
+            if run_id not in snapshots:
+                snapshots[run_id] = self.snapshot(run_id)
+            whole = snapshots[run_id]
+            out[name] = RunSnapshot(
+                run=whole.run,
+                endpoints=tuple(e for e in whole.endpoints if e.site == name),
+                findings=tuple(f for f in whole.findings if f.site == name),
+            )
+        return out
 
     def facts(self, *, since: datetime | None = None) -> list[HistoryFact]:
         """Every distinct sighting (endpoint, certificate, key, MAC, serial), with when it was last seen.
