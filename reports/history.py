@@ -431,6 +431,15 @@ class HistoryStore:
             )
         return out
 
+    def last_whole_run(self, before: int) -> RunSnapshot | None:
+        """The newest run before `before` in which every site was complete (None: there is none)."""
+        for row in self._conn.execute(
+            "SELECT id, sites FROM runs WHERE id < ? AND sites IS NOT NULL ORDER BY id DESC", (before,)
+        ):
+            if all(site.get("state") == "complete" for site in json.loads(row[1])):
+                return self.snapshot(row[0])
+        return None
+
     def facts(self, *, since: datetime | None = None) -> list[HistoryFact]:
         """Every distinct sighting (endpoint, certificate, key, MAC, serial), with when it was last seen.
 

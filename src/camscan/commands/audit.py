@@ -177,7 +177,9 @@ def run(args: argparse.Namespace) -> int:
                 # A site that was down is neither "fixed" now nor "new" when it is back.
                 from camscan.reports.site_diff import align_sites
 
-                old, new = align_sites(old, new, store.last_complete_snapshots(run_id))
+                old, new = align_sites(
+                    old, new, store.last_complete_snapshots(run_id), store.last_whole_run(run_id)
+                )
             diff = diff_runs(old, new)
             run_record = store.run(run_id)
             pruned = store.last_prune

@@ -74,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
             # As the audit diffs: a site that was down is neither "resolved" nor "new".
             from camscan.reports.site_diff import align_sites
 
-            old, new = align_sites(old, new, store.last_complete_snapshots(new_id))
+            old, new = align_sites(
+                old, new, store.last_complete_snapshots(new_id), store.last_whole_run(new_id)
+            )
         if args.site:
             from camscan.reports.site_diff import only_site
 
