@@ -83,7 +83,11 @@ class Procs:
     ) -> subprocess.Popen[bytes]:
         with log.open("ab") as out:
             proc = subprocess.Popen(
-                list(argv), stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True,
+                list(argv),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                start_new_session=True,
                 env={**os.environ, **(env or {})},
             )
         self.started.append(proc)
@@ -131,7 +135,7 @@ def start_redis(
     conf = workdir / "redis.conf"
     conf.write_text(
         f"port {port}\nbind {' '.join(binds)}\nrequirepass {password}\nprotected-mode yes\n"
-        f"save \"\"\nappendonly no\ndir {workdir}\nlogfile {workdir / 'redis.log'}\ndaemonize no\n"
+        f'save ""\nappendonly no\ndir {workdir}\nlogfile {workdir / "redis.log"}\ndaemonize no\n'
     )
     conf.chmod(0o600)
     proc = procs.start(in_ns(ns, ["redis-server", str(conf)]), workdir / "redis.out")
@@ -139,8 +143,9 @@ def start_redis(
     return Redis(port, password, proc)
 
 
-def write_worker_config(path: Path, site: str, allow: Sequence[str], *, rate: float | None = None,
-                        queue: str | None = None) -> Path:
+def write_worker_config(
+    path: Path, site: str, allow: Sequence[str], *, rate: float | None = None, queue: str | None = None
+) -> Path:
     limits = f"rate = {rate}\n" if rate else ""
     quoted = ", ".join(f'"{a}"' for a in allow)
     queue_line = f'queue = "{queue}"\n' if queue else ""
@@ -152,8 +157,9 @@ def write_worker_config(path: Path, site: str, allow: Sequence[str], *, rate: fl
     return path
 
 
-def start_worker(procs: Procs, config: Path, name: str, broker_url: str, log: Path,
-                 ns: str | None = None) -> subprocess.Popen[bytes]:
+def start_worker(
+    procs: Procs, config: Path, name: str, broker_url: str, log: Path, ns: str | None = None
+) -> subprocess.Popen[bytes]:
     argv = [PYTHON, "-m", "camscan", "worker", "--config", str(config), "--name", name, "--loglevel", "INFO"]
     proc = procs.start(in_ns(ns, argv), log, env={"CAMSCAN_BROKER_URL": broker_url})
     wait_for_line(log, " ready.", proc, 90)
