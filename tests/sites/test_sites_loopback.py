@@ -287,3 +287,44 @@ def test_scan_sites_through_a_real_worker_on_loopback(loopback: tuple[Path, Redi
         "sites: 1 down (lab: refused by worker lab-a@test: 127.92.0.1 is outside this worker's "
         "allow-list (127.91.0.0/24))" in refused.stderr
     )
+
+
+def test_a_pickled_message_is_refused_by_the_worker(loopback: tuple[Path, Redis]) -> None:
+    from camscan.sites.broker import TASK_NAME, BrokerSettings, make_app
+
+    tmp, redis = loopback
+    os.environ["CAMSCAN_TEST_PICKLE_URL"] = redis.url()
+    try:
+        app = make_app(BrokerSettings(url_env="CAMSCAN_TEST_PICKLE_URL"))
+        request = {"site": "lab", "targets": ["127.91.0.1"], "ports": "8443", "exclude": [], "shard": None}
+        result = app.send_task(TASK_NAME, args=[request], queue="camscan.lab", serializer="pickle")
+        log = tmp / "worker.log"
+        deadline = time.monotonic() + 30
+        while "untrusted content of type pickle" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "Refusing to deserialize untrusted content of type pickle" in log.read_text()
+        assert result.state == "PENDING"  # never run
+    finally:
+        del os.environ["CAMSCAN_TEST_PICKLE_URL"]
+
+
+def test_cron_prints_a_systemd_unit_for_a_site_worker(tmp_path: Path) -> None:
+    import shutil
+
+    config = write_worker_config(tmp_path / "north.toml", "north", ["192.0.2.0/24"])
+    result = camscan("cron", "--worker", str(config))
+    assert result.returncode == 0, result.stderr
+    head, _, rest = result.stdout.partition("\n")
+    assert head == "# /etc/systemd/system/camscan-worker-north.service"
+    unit = rest.split("# enable with:")[0]
+    assert (
+        f"-m camscan worker --config {config}" in unit and "EnvironmentFile=-/etc/camscan/worker.env" in unit
+    )
+    assert "Environment=" not in unit  # the broker URL is never in the unit itself
+    if shutil.which("systemd-analyze"):
+        path = tmp_path / "camscan-worker-north.service"
+        path.write_text(unit)
+        verify = subprocess.run(
+            ["systemd-analyze", "verify", str(path)], capture_output=True, text=True, timeout=60
+        )
+        assert verify.returncode == 0, verify.stderr
