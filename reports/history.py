@@ -53,6 +53,7 @@ from camscan.reports.history_retention import (
     prune_runs,
 )
 from camscan.reports.history_schema import SCHEMA_VERSION, open_history
+from camscan.reports.history_sites import SiteHistory, sites_json
 
 # The records are part of this module's interface (the diff, notify and tests read them here).
 __all__ = [
@@ -73,14 +74,6 @@ STORED_FAILURES = frozenset(
 )
 
 
-def _sites_json(audit: AuditResult) -> str | None:
-    if not audit.sites:
-        return None
-    from camscan.reports.json_report import site_entry
-
-    return json.dumps([site_entry(status) for status in audit.sites], sort_keys=True)
-
-
 def _leaf_facts(obs: Observation) -> tuple[str | None, str | None, str | None]:
     """(spki_sha256, subject, not_after) of the leaf; None where a strange certificate won't parse."""
     try:
@@ -96,7 +89,7 @@ def _leaf_facts(obs: Observation) -> tuple[str | None, str | None, str | None]:
         return (None, None, None)
 
 
-class HistoryStore:
+class HistoryStore(SiteHistory):
     """`HistoryStore(path)` opens (or creates) a history database; use it as a context manager."""
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
@@ -165,7 +158,7 @@ class HistoryStore:
                         by_severity["error"],
                         by_severity["warning"],
                         by_severity["notice"],
-                        _sites_json(audit),
+                        sites_json(audit),
                     ),
                 )
                 run_id = cursor.lastrowid
@@ -407,38 +400,6 @@ class HistoryStore:
             )
         )
         return RunSnapshot(run=run, endpoints=tuple(endpoints.values()), findings=findings)
-
-    def last_complete_snapshots(self, before: int) -> dict[str, RunSnapshot]:
-        """For each site of the runs before `before`: its records in the newest such run where it
-        was complete (what a site that is back after being down is compared with)."""
-        chosen: dict[str, int] = {}
-        for row in self._conn.execute(
-            "SELECT id, sites FROM runs WHERE id < ? AND sites IS NOT NULL ORDER BY id DESC", (before,)
-        ):
-            for site in json.loads(row[1]):
-                if site.get("state") == "complete":
-                    chosen.setdefault(str(site.get("name")), row[0])
-        snapshots: dict[int, RunSnapshot] = {}
-        out: dict[str, RunSnapshot] = {}
-        for name, run_id in chosen.items():
-            if run_id not in snapshots:
-                snapshots[run_id] = self.snapshot(run_id)
-            whole = snapshots[run_id]
-            out[name] = RunSnapshot(
-                run=whole.run,
-                endpoints=tuple(e for e in whole.endpoints if e.site == name),
-                findings=tuple(f for f in whole.findings if f.site == name),
-            )
-        return out
-
-    def last_whole_run(self, before: int) -> RunSnapshot | None:
-        """The newest run before `before` in which every site was complete (None: there is none)."""
-        for row in self._conn.execute(
-            "SELECT id, sites FROM runs WHERE id < ? AND sites IS NOT NULL ORDER BY id DESC", (before,)
-        ):
-            if all(site.get("state") == "complete" for site in json.loads(row[1])):
-                return self.snapshot(row[0])
-        return None
 
     def facts(self, *, since: datetime | None = None) -> list[HistoryFact]:
         """Every distinct sighting (endpoint, certificate, key, MAC, serial), with when it was last seen.
