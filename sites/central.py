@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 POLL_SECONDS = 0.25
 PING_SECONDS = 1.5
-LOST_AFTER = 2  # pings in a row a shard's worker missed before the shard counts as lost
+LOST_AFTER = 3  # pings in a row a shard's worker missed before the shard counts as lost
 
 
 @dataclass
