@@ -229,7 +229,7 @@ class Dispatcher:
             shard.problem = "result refused: the answer is for another site or shard"
             return
         worker = answer.get("worker")
-        shard.worker = worker if isinstance(worker, str) else shard.worker
+        shard.worker = worker[:200] if isinstance(worker, str) else shard.worker
         refused = answer.get("refused")
         if refused is not None:
             shard.problem = f"refused by worker {shard.worker}: {_one_line(refused)}"

@@ -328,3 +328,63 @@ def test_cron_prints_a_systemd_unit_for_a_site_worker(tmp_path: Path) -> None:
             ["systemd-analyze", "verify", str(path)], capture_output=True, text=True, timeout=60
         )
         assert verify.returncode == 0, verify.stderr
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            '[scan]\ntargets = ["127.0.0.1"]\n',
+            "[scan]: a config with [[sites]] sweeps through the sites' workers",
+        ),
+        ('[[sites]]\nname = "lab"\ntargets = ["127.0.0.2"]\n', "[[sites]] name: 'lab' is used by two sites"),
+        ('[[sites]]\nname = "b a d"\ntargets = ["127.0.0.2"]\n', "[[sites]] #2 name: 'b a d': letters"),
+        ('[[sites]]\nname = "x"\ntargets = ["300.0.0.1"]\n', "[[sites]] #2 targets:"),
+        ("[dispatch]\nretries = 9\n", "[dispatch] retries: 9 is out of range"),
+        ("[dispatch]\ntimout = 9\n", "[dispatch] timout: unknown key (did you mean 'timeout'?)"),
+    ],
+)
+def test_bad_sites_configs_are_refused_before_anything_runs(tmp_path: Path, body: str, message: str) -> None:
+    config = tmp_path / "camscan.toml"
+    config.write_text('[[sites]]\nname = "lab"\ntargets = ["127.0.0.1"]\n' + body)
+    result = camscan("audit", "--config", str(config), "--check")
+    assert result.returncode == 2, result.stdout
+    assert message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_audit_check_lists_the_sites(tmp_path: Path) -> None:
+    config = tmp_path / "camscan.toml"
+    config.write_text('[[sites]]\nname = "north"\ntargets = ["192.0.2.0/28"]\nports = "443"\n')
+    result = camscan("audit", "--config", str(config), "--check")
+    assert result.returncode == 0, result.stderr
+    assert "site north: queue camscan.north, targets 192.0.2.0/28  ports: 443" in result.stdout
+
+
+def test_a_slow_site_is_reported_at_the_deadline_and_its_shard_revoked(
+    loopback: tuple[Path, Redis], tmp_path: Path
+) -> None:
+    _, redis = loopback
+    procs = Procs()
+    try:
+        # A worker of its own queue, throttled by its own config to 2 connections a second.
+        config = write_worker_config(
+            tmp_path / "slow.toml", "slow", ["127.91.0.0/24"], rate=2, queue="camscan.slow"
+        )
+        start_worker(procs, config, "slow-a@test", redis.url(), tmp_path / "slow.log")
+        sites = tmp_path / "sites.toml"
+        sites.write_text(
+            '[[sites]]\nname = "slow"\nqueue = "camscan.slow"\ntargets = ["127.91.0.1-127.91.0.14"]\n'
+            'ports = "8443"\ntimeout = 3\n[dispatch]\ndiscover_timeout = 1.0\n'
+        )
+        out = tmp_path / "report.json"
+        started = time.monotonic()
+        result = camscan(
+            "scan", "--sites", str(sites), "-q", "--json", str(out), env={"CAMSCAN_BROKER_URL": redis.url()}
+        )
+        assert time.monotonic() - started < 30
+        assert result.returncode == 3, result.stderr
+        (slow,) = json.loads(out.read_text())["sites"]
+        assert (slow["state"], slow["shards"], slow["shards_done"]) == ("down", 1, 0)
+        assert slow["detail"] == "timed out after 3 s (worker slow-a@test still sweeping)"
+    finally:
+        procs.stop_all()
