@@ -388,3 +388,30 @@ def test_a_slow_site_is_reported_at_the_deadline_and_its_shard_revoked(
         assert slow["detail"] == "timed out after 3 s (worker slow-a@test still sweeping)"
     finally:
         procs.stop_all()
+
+
+def test_the_csv_report_and_the_summary_line_name_the_sites() -> None:
+    import csv
+    import dataclasses
+    import io
+
+    from camscan.reports.csv_report import render_csv
+    from camscan.sites.run import summary_line
+    from tests.reports.sample import build_audit
+
+    audit = build_audit(hostile=False)
+    sites = {f.endpoint: "north" for f in audit.findings}
+    statuses = (
+        SiteStatus("north", "camscan.north", "complete", 2, 2, 3),
+        SiteStatus("south", "camscan.south", "partial", 4, 3, 9, "worker s1@h stopped answering mid-shard"),
+        SiteStatus("east", "camscan.east", "down", 0, 0, 0, "no worker serves queue camscan.east"),
+    )
+    rows = list(
+        csv.reader(io.StringIO(render_csv(dataclasses.replace(audit, sites=statuses, endpoint_sites=sites))))
+    )
+    assert rows[0][-1] == "site" and {row[-1] for row in rows[1:]} == {"north"}
+    assert "site" not in next(csv.reader(io.StringIO(render_csv(audit))))
+    assert summary_line(statuses) == (
+        "sites: 1 complete, 1 partial, 1 down (south: 3/4 shards, worker s1@h stopped answering mid-shard; "
+        "east: no worker serves queue camscan.east)"
+    )
