@@ -310,7 +310,12 @@ def _combined(reports: Sequence[LoadedReport], config: SitesConfig) -> ScanResul
     if not reports:
         now = dt.datetime.now(dt.UTC)
         return ScanResult(ScanParameters(targets=targets, ports=()), now, now, (), ())
-    scan = combine(reports)
+    try:
+        scan = combine(reports)
+    except UsageError as exc:
+        # Shards of one site never overlap (the --shard partition): two sites' targets do.
+        first = str(exc).split(" (overlapping")[0]
+        raise UsageError(f"{first}: two sites returned the same endpoint; sites must not overlap") from None
     return replace(scan, parameters=replace(scan.parameters, targets=targets))
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from camscan.errors import UsageError
 from camscan.model import Endpoint, SiteStatus
 from camscan.reports.history_records import EndpointRecord, FindingRecord, RunRecord, RunSnapshot
 from camscan.reports.site_diff import align_sites, only_site
@@ -415,3 +416,24 @@ def test_the_csv_report_and_the_summary_line_name_the_sites() -> None:
         "sites: 1 complete, 1 partial, 1 down (south: 3/4 shards, worker s1@h stopped answering mid-shard; "
         "east: no worker serves queue camscan.east)"
     )
+
+
+def test_two_sites_returning_the_same_endpoint_are_refused(tmp_path: Path) -> None:
+    import dataclasses
+
+    from camscan.reports.json_load import parse_report
+    from camscan.reports.json_report import build_document
+    from camscan.sites.central import _combined
+    from camscan.sites.site_config import parse_sites
+    from tests.reports.sample import build_audit
+
+    audit = dataclasses.replace(build_audit(hostile=False), findings=())
+    report = parse_report("a", json.dumps(build_document(audit)))
+    data = {
+        "sites": [{"name": "a", "targets": ["127.0.0.1"]}, {"name": "b", "targets": ["127.0.0.2"]}],
+        "broker": {"url_env": "X"},
+    }
+    config = parse_sites(data, tmp_path / "sites.toml")
+    with pytest.raises(UsageError, match="two sites returned the same endpoint; sites must not overlap"):
+        _combined([report, dataclasses.replace(report, path="b")], config)
+    assert len(_combined([report], config).observations) == len(audit.scan.observations)
