@@ -30,10 +30,9 @@ def audit_sites(
     from camscan.sites.central import Dispatcher
 
     outcome = Dispatcher(config, log=None if quiet else _log).run()
-    if on_result is not None:
-        items: tuple[ProbeResult, ...] = (*outcome.scan.observations, *outcome.scan.failures)
-        for item in items:
-            on_result(item)
+    # `on_result` (a --jsonl stream) is not fed here: the sites' results arrive all at once, so the
+    # stream writes every endpoint when it finishes, with its final findings and its site.
+    del on_result
     audit = runtime.run(judge, outcome.scan, ctx)
     return replace(audit, sites=outcome.statuses, endpoint_sites=outcome.endpoint_sites)
 

@@ -271,10 +271,16 @@ def test_scan_sites_through_a_real_worker_on_loopback(loopback: tuple[Path, Redi
         "site",
         "--json",
         str(out),
+        "--jsonl",
+        str(tmp_path / "report.jsonl"),
         "-q",
         env={"CAMSCAN_BROKER_URL": redis.url()},
     )
     assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in (tmp_path / "report.jsonl").read_text().splitlines()]
+    assert {line["site"] for line in lines if line["type"] == "endpoint"} == {"lab"}
+    assert lines[-1]["type"] == "summary" and lines[-1]["sites"][0]["state"] == "complete"
+    assert lines[-1]["late_findings"] == []  # written once every site is judged: nothing is late
     assert "sites: 1 complete" in result.stderr and redis.password not in result.stderr
     report = json.loads(out.read_text())
     assert report["sites"][0]["workers"] == ["lab-a@test"]
