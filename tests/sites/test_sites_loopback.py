@@ -418,6 +418,13 @@ def test_the_csv_report_and_the_summary_line_name_the_sites() -> None:
     )
     assert rows[0][-1] == "site" and {row[-1] for row in rows[1:]} == {"north"}
     assert "site" not in next(csv.reader(io.StringIO(render_csv(audit))))
+    from camscan.reports.prometheus_report import render_prometheus
+
+    text = render_prometheus(dataclasses.replace(audit, sites=statuses)).decode()
+    assert 'camscan_site_up{queue="camscan.north",site="north"} 1.0' in text
+    assert 'camscan_site_up{queue="camscan.south",site="south"} 0.0' in text
+    assert 'camscan_site_endpoints{site="south"} 9.0' in text
+    assert "camscan_site_up" not in render_prometheus(audit).decode()
     assert summary_line(statuses) == (
         "sites: 1 complete, 1 partial, 1 down (south: 3/4 shards, worker s1@h stopped answering mid-shard; "
         "east: no worker serves queue camscan.east)"
