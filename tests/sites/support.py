@@ -55,6 +55,20 @@ while True:
 """
 
 
+def camscan(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`camscan ARGS` in a child process (this machine's namespace), with extra environment."""
+    return subprocess.run(
+        [PYTHON, "-m", "camscan", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+
+
 def in_ns(ns: str | None, argv: Sequence[str]) -> list[str]:
     return ["ip", "netns", "exec", ns, *argv] if ns else list(argv)
 
