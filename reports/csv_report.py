@@ -73,6 +73,8 @@ def rows(audit: AuditResult) -> list[list[object]]:
                 json.dumps(dict(finding.evidence), sort_keys=True, ensure_ascii=False),
                 as_of,
             )
+            if audit.sites:  # a central audit across sites: one more column, last
+                row = (*row, audit.site_of(report.endpoint) or "")
             out.append([cell(value) for value in row])
     return out
 
@@ -80,6 +82,6 @@ def rows(audit: AuditResult) -> list[list[object]]:
 def render_csv(audit: AuditResult) -> str:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer.writerow((*COLUMNS, "site") if audit.sites else COLUMNS)
     writer.writerows(rows(audit))
     return buffer.getvalue()

@@ -53,6 +53,7 @@ from camscan.reports.history_retention import (
     prune_runs,
 )
 from camscan.reports.history_schema import SCHEMA_VERSION, open_history
+from camscan.reports.history_sites import SiteHistory, sites_json
 
 # The records are part of this module's interface (the diff, notify and tests read them here).
 __all__ = [
@@ -88,7 +89,7 @@ def _leaf_facts(obs: Observation) -> tuple[str | None, str | None, str | None]:
         return (None, None, None)
 
 
-class HistoryStore:
+class HistoryStore(SiteHistory):
     """`HistoryStore(path)` opens (or creates) a history database; use it as a context manager."""
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
@@ -143,8 +144,8 @@ class HistoryStore:
             with self._transaction() as conn:
                 cursor = conn.execute(
                     "INSERT INTO runs (started_at, finished_at, as_of, recorded_at, parameters, "
-                    "observations, failures, findings, errors, warnings, notices) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "observations, failures, findings, errors, warnings, notices, sites) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         iso_z(scan.started_at),
                         iso_z(scan.finished_at),
@@ -157,6 +158,7 @@ class HistoryStore:
                         by_severity["error"],
                         by_severity["warning"],
                         by_severity["notice"],
+                        sites_json(audit),
                     ),
                 )
                 run_id = cursor.lastrowid
@@ -174,6 +176,11 @@ class HistoryStore:
                             conn, run_id, finding, scan.finished_at
                         )
                     self._insert_finding(conn, run_id, endpoint_id, finding)
+                if audit.endpoint_sites:
+                    conn.executemany(
+                        "UPDATE endpoints SET site = ? WHERE id = ?",
+                        [(audit.endpoint_sites[e], i) for e, i in ids.items() if e in audit.endpoint_sites],
+                    )
                 if retention is not None:
                     pruned = prune_runs(conn, self._run_times(conn), retention, now or datetime.now(UTC))
         except sqlite3.DatabaseError as exc:
@@ -315,11 +322,12 @@ class HistoryStore:
             failures=row[6],
             findings=row[7],
             by_severity={"error": row[8], "warning": row[9], "notice": row[10]},
+            sites=tuple(json.loads(row[11])) if row[11] else (),
         )
 
     _RUN_COLUMNS = (
         "id, started_at, finished_at, as_of, parameters, observations, failures, findings, "
-        "errors, warnings, notices"
+        "errors, warnings, notices, sites"
     )
 
     def runs(self, limit: int | None = None) -> list[RunRecord]:
@@ -356,7 +364,7 @@ class HistoryStore:
         endpoints: dict[int, EndpointRecord] = {}
         for row in self._conn.execute(
             "SELECT id, address, port, server_name, status, detail, observed_at, tls_version, "
-            "leaf_sha256, spki_sha256, subject, not_after, mac, serial, vendor, model, firmware "
+            "leaf_sha256, spki_sha256, subject, not_after, mac, serial, vendor, model, firmware, site "
             "FROM endpoints WHERE run_id = ? ORDER BY id",
             (run_id,),
         ):
@@ -373,6 +381,7 @@ class HistoryStore:
                 identity=DeviceIdentity(
                     mac=row[12], serial=row[13], vendor=row[14], model=row[15], firmware=row[16]
                 ),
+                site=row[17],
             )
         findings = tuple(
             FindingRecord(
@@ -382,6 +391,7 @@ class HistoryStore:
                 title=row[3],
                 message=row[4],
                 evidence=json.loads(row[5]),
+                site=endpoints[row[0]].site,
             )
             for row in self._conn.execute(
                 "SELECT endpoint_id, rule_id, severity, title, message, evidence FROM findings "

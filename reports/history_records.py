@@ -34,6 +34,12 @@ class RunRecord:
     failures: int
     findings: int
     by_severity: dict[str, int]
+    # A central audit across sites: each site's status (json_report.site_entry); () otherwise.
+    sites: tuple[dict[str, Any], ...] = ()
+
+    def site_state(self, name: str) -> str | None:
+        """"complete", "partial", "down", or None when the run had no such site."""
+        return next((str(s.get("state")) for s in self.sites if s.get("name") == name), None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +53,7 @@ class RunRecord:
             "failures": self.failures,
             "findings": self.findings,
             "findings_by_severity": dict(self.by_severity),
+            "sites": [dict(s) for s in self.sites],
         }
 
 
@@ -62,6 +69,7 @@ class EndpointRecord:
     subject: str | None = None
     not_after: str | None = None
     identity: DeviceIdentity = field(default_factory=DeviceIdentity)
+    site: str | None = None
 
     @property
     def observed(self) -> bool:
@@ -80,6 +88,7 @@ class EndpointRecord:
             "not_after": self.not_after,
             "mac": self.identity.mac,
             "serial": self.identity.serial,
+            "site": self.site,
         }
 
 
@@ -91,12 +100,14 @@ class FindingRecord:
     title: str
     message: str
     evidence: dict[str, Any]
+    site: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "address": self.endpoint.address,
             "port": self.endpoint.port,
             "server_name": self.endpoint.server_name,
+            "site": self.site,
             "rule_id": self.rule_id,
             "severity": self.severity,
             "title": self.title,

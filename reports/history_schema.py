@@ -77,6 +77,14 @@ MIGRATIONS: tuple[str, ...] = (
         reason TEXT NOT NULL
     );
     """,
+    # 3: sites (a central audit across sites): the run's site statuses (JSON, NULL for a
+    # single-machine run) and each endpoint's site (NULL before, or without, sites). Older
+    # databases migrate in place; their rows read back with no site.
+    """
+    ALTER TABLE runs ADD COLUMN sites TEXT;
+    ALTER TABLE endpoints ADD COLUMN site TEXT;
+    CREATE INDEX endpoints_by_site ON endpoints (site);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _TABLES = {"schema_version", "runs", "endpoints", "findings", "pruned_runs"}

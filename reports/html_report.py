@@ -284,6 +284,10 @@ def render_html(audit: AuditResult, *, expiry_warn_days: int = 30, title: str | 
     reports = endpoint_reports(audit)
     as_of = audit.as_of if audit.as_of.tzinfo else audit.as_of.replace(tzinfo=dt.UTC)
     views = [_endpoint_view(r, as_of) for r in reports]
+    for view, report in zip(views, reports, strict=True):
+        site = audit.site_of(report.endpoint)
+        if site is not None:  # a central audit across sites: the filter boxes match the site name
+            view["label"] = f"{view['label']} [{site}]"
     css = _read_asset("report.css")
     js = _read_asset("report.js")
     csp = (
@@ -326,5 +330,13 @@ def render_html(audit: AuditResult, *, expiry_warn_days: int = 30, title: str | 
         "timeline_days": TIMELINE_DAYS,
         "error": Severity.ERROR.value,
         "fix_plans": list(fix_plans),
+        "sites": [
+            {
+                "name": s.name, "state": s.state, "shards": s.shards, "shards_done": s.shards_done,
+                "endpoints": s.endpoints, "detail": s.detail, "workers": s.workers,
+                "findings": sum(1 for f in audit.findings if audit.site_of(f.endpoint) == s.name),
+            }
+            for s in audit.sites
+        ],
     }
     return _environment().get_template("report.html.j2").render(context)

@@ -32,6 +32,7 @@ from camscan.model import (
     ScanParameters,
     ScanResult,
     Severity,
+    SiteStatus,
 )
 
 
@@ -67,6 +68,11 @@ def load_report(path: str | Path) -> LoadedReport:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
         raise UsageError(f"cannot read report {name!r}: {reason}") from exc
+    return parse_report(name, text)
+
+
+def parse_report(name: str, text: str) -> LoadedReport:
+    """A report from its text (a site worker's result, camscan.sites); UsageError naming `name`."""
     try:
         document = json.loads(text)
     except ValueError as exc:
@@ -102,6 +108,7 @@ def _loaded(name: str, document: dict[str, Any]) -> LoadedReport:
     failures: list[ProbeFailure] = []
     findings: list[Finding] = []
     by_endpoint: dict[Endpoint, tuple[Finding, ...]] = {}
+    sites_of: dict[Endpoint, str] = {}
     for index, entry in enumerate(_field(document, "endpoints", list)):
         try:
             if not isinstance(entry, dict):
@@ -113,6 +120,9 @@ def _loaded(name: str, document: dict[str, Any]) -> LoadedReport:
             )
             endpoint.ip  # noqa: B018 - raises ValueError for a non-address
             status = _field(entry, "status", str)
+            site = _optional(entry, "site", str)
+            if site is not None:
+                sites_of[endpoint] = site
             if status == "observed":
                 observations.append(_observation(endpoint, entry))
             elif status == "failed":
@@ -151,6 +161,8 @@ def _loaded(name: str, document: dict[str, Any]) -> LoadedReport:
         audit = AuditResult(
             scan, tuple(findings), _time(_field(document, "as_of", str)),
             judging=_optional(params, "judging_fingerprint", str),
+            sites=tuple(_site(entry) for entry in _optional(document, "sites", list) or ()),
+            endpoint_sites=sites_of,
         )
     except (ValueError, TypeError) as exc:
         raise _Bad(str(exc)) from None
@@ -175,6 +187,21 @@ def _merge(value: Any) -> MergeCoverage | None:
         reports=_field(value, "reports", int),
         shards=tuple(_strings(value, "shards")),
         missing_shards=tuple(_strings(value, "missing_shards")),
+    )
+
+
+def _site(entry: Any) -> SiteStatus:
+    if not isinstance(entry, dict):
+        raise _Bad("sites: an entry is not an object")
+    return SiteStatus(
+        name=_field(entry, "name", str),
+        queue=_field(entry, "queue", str),
+        state=_field(entry, "state", str),
+        shards=_field(entry, "shards", int),
+        shards_done=_field(entry, "shards_done", int),
+        endpoints=_field(entry, "endpoints", int),
+        detail=_field(entry, "detail", str),
+        workers=tuple(_strings(entry, "workers")),
     )
 
 

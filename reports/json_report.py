@@ -32,6 +32,7 @@ from camscan.model import (
     Observation,
     ProbeFailure,
     Severity,
+    SiteStatus,
 )
 from camscan.rules.registry import rules_fingerprint
 from camscan.termtext import json_safe
@@ -108,15 +109,22 @@ def finding_entry(finding: Finding) -> dict[str, Any]:
     }
 
 
-def _endpoint_head(endpoint: Endpoint) -> dict[str, Any]:
-    return {"address": endpoint.address, "port": endpoint.port, "server_name": endpoint.server_name}
+def _endpoint_head(endpoint: Endpoint, site: str | None = None) -> dict[str, Any]:
+    head: dict[str, Any] = {
+        "address": endpoint.address, "port": endpoint.port, "server_name": endpoint.server_name
+    }
+    if site is not None:  # 1.2: a central audit across sites (camscan.sites)
+        head["site"] = site
+    return head
 
 
-def observation_entry(obs: Observation, findings: Iterable[Finding]) -> dict[str, Any]:
+def observation_entry(
+    obs: Observation, findings: Iterable[Finding], site: str | None = None
+) -> dict[str, Any]:
     # Every DeviceIdentity field, in declaration order: a fact added to the model is reported too.
     identity = {f.name: getattr(obs.identity, f.name) for f in dataclasses.fields(obs.identity)}
     return {
-        **_endpoint_head(obs.endpoint),
+        **_endpoint_head(obs.endpoint, site),
         "status": "observed",
         "observed_at": utc_iso(obs.observed_at),
         "tls": {"version": obs.tls_version, "cipher": obs.cipher},
@@ -128,9 +136,9 @@ def observation_entry(obs: Observation, findings: Iterable[Finding]) -> dict[str
     }
 
 
-def failure_entry(failure: ProbeFailure) -> dict[str, Any]:
+def failure_entry(failure: ProbeFailure, site: str | None = None) -> dict[str, Any]:
     return {
-        **_endpoint_head(failure.endpoint),
+        **_endpoint_head(failure.endpoint, site),
         "status": "failed",
         "observed_at": utc_iso(failure.observed_at),
         "failure": {
@@ -209,20 +217,25 @@ def _findings_by_endpoint(audit: AuditResult) -> dict[Endpoint, list[Finding]]:
 
 def _iter_endpoint_entries(audit: AuditResult) -> Iterator[dict[str, Any]]:
     by_endpoint = _findings_by_endpoint(audit)
+    site = audit.endpoint_sites.get
     for item in _ordered(audit):
         if isinstance(item, Observation):
-            yield observation_entry(item, by_endpoint.get(item.endpoint, []))
+            yield observation_entry(item, by_endpoint.get(item.endpoint, []), site(item.endpoint))
         else:
-            yield failure_entry(item)
+            yield failure_entry(item, site(item.endpoint))
 
 
 def _iter_endpoint_lines(audit: AuditResult) -> Iterator[str]:
     """_iter_endpoint_entries, each as one line of compact JSON."""
     by_endpoint = _findings_by_endpoint(audit)
     failures = _FailureLines()
+    site = audit.endpoint_sites.get
     for item in _ordered(audit):
         if isinstance(item, Observation):
-            yield _LINE_ENCODER.encode(observation_entry(item, by_endpoint.get(item.endpoint, [])))
+            entry = observation_entry(item, by_endpoint.get(item.endpoint, []), site(item.endpoint))
+            yield _LINE_ENCODER.encode(entry)
+        elif audit.endpoint_sites:
+            yield _LINE_ENCODER.encode(failure_entry(item, site(item.endpoint)))
         else:
             yield failures.line(item)
 
@@ -269,6 +282,20 @@ def _head(audit: AuditResult) -> dict[str, Any]:
             "findings": len(audit.findings),
             "findings_by_severity": {s.value: severities.get(s.value, 0) for s in Severity},
         },
+        **({"sites": [site_entry(status) for status in audit.sites]} if audit.sites else {}),
+    }
+
+
+def site_entry(status: SiteStatus) -> dict[str, Any]:
+    return {
+        "name": status.name,
+        "queue": status.queue,
+        "state": status.state,
+        "shards": status.shards,
+        "shards_done": status.shards_done,
+        "endpoints": status.endpoints,
+        "detail": status.detail,
+        "workers": list(status.workers),
     }
 
 

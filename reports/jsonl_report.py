@@ -43,7 +43,7 @@ from camscan.reports.common import (
     severity_counts,
     sort_findings,
 )
-from camscan.reports.json_report import failure_entry, finding_entry, observation_entry
+from camscan.reports.json_report import failure_entry, finding_entry, observation_entry, site_entry
 from camscan.termtext import json_safe
 
 # Judges one observation with the per-endpoint rules (no fleet rules): returns its findings.
@@ -56,12 +56,14 @@ def _dumps(record: dict[str, Any]) -> str:
     return json_safe(json.dumps(record, sort_keys=True, ensure_ascii=True, separators=(",", ":")))
 
 
-def endpoint_line(result: ProbeResult, findings: Iterable[Finding]) -> dict[str, Any]:
+def endpoint_line(
+    result: ProbeResult, findings: Iterable[Finding], site: str | None = None
+) -> dict[str, Any]:
     """The endpoint's entry exactly as in the JSON document (report-v1 schema), plus its line type."""
     if isinstance(result, Observation):
-        entry = observation_entry(result, sort_findings(findings))
+        entry = observation_entry(result, sort_findings(findings), site)
     else:
-        entry = failure_entry(result)
+        entry = failure_entry(result, site)
         entry["findings"] = [finding_entry(f) for f in sort_findings(findings)]
     return {"type": "endpoint", "schema_version": SCHEMA_VERSION, **entry}
 
@@ -94,6 +96,7 @@ def summary_line(audit: AuditResult, streamed: Iterable[Finding]) -> dict[str, A
         "findings_by_severity": severity_counts(audit.findings),
         "late_findings": [with_endpoint(f) for f in late],
         "withdrawn_findings": [with_endpoint(f) for f in withdrawn],
+        **({"sites": [site_entry(s) for s in audit.sites]} if audit.sites else {}),
     }
 
 
@@ -182,7 +185,7 @@ class JsonlStream:
             # Not streamed (the caller did not pass us as on_result): all its findings are
             # known by now, fleet ones included, so none of them is late.
             self._streamed[report.endpoint] = list(report.findings)
-            self._write(endpoint_line(result, report.findings))
+            self._write(endpoint_line(result, report.findings, audit.site_of(report.endpoint)))
         streamed = [f for items in self._streamed.values() for f in items]
         self._write(summary_line(audit, streamed))
         if commit or self._file is None:

@@ -12,6 +12,8 @@ Metrics (every gauge is rebuilt on each run, so a device that vanished vanishes 
     camscan_last_run_timestamp_seconds                        when the scan finished
     camscan_last_run_duration_seconds
     camscan_info{version,schema_version}
+    camscan_site_up{site,queue}                               audits across sites: 1 complete, 0 not
+    camscan_site_endpoints{site}                              what each site returned
 
 Label values from a device (the subject, a server name) go through camscan.termtext's policy
 first (control, bidi and format characters as visible escapes: \\x1b, \\u202e); then
@@ -135,6 +137,14 @@ def build_registry(audit: AuditResult) -> CollectorRegistry:
     last_run.set(audit.scan.finished_at.timestamp())
     duration.set(max((audit.scan.finished_at - audit.scan.started_at).total_seconds(), 0.0))
     info.labels(__version__, SCHEMA_VERSION).set(1)
+    if audit.sites:  # a central audit across sites: alert on a site that is down or partial
+        site_up = Gauge("camscan_site_up", "1 when every shard of the site came back, else 0",
+                        ("site", "queue"), registry=registry)
+        site_endpoints = Gauge("camscan_site_endpoints", "Endpoints the site returned", ("site",),
+                               registry=registry)
+        for status in audit.sites:
+            site_up.labels(visible(status.name), visible(status.queue)).set(1 if status.complete else 0)
+            site_endpoints.labels(visible(status.name)).set(status.endpoints)
     return registry
 
 

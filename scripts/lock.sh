@@ -8,6 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/uv ] || { python3 -m venv .venv && .venv/bin/python -m pip install -q "uv>=0.5"; }
 common=(--universal --python-version 3.11 --generate-hashes --quiet "$@")
-.venv/bin/uv pip compile "${common[@]}" pyproject.toml requirements/build.in -o requirements/run.lock
-.venv/bin/uv pip compile "${common[@]}" --extra test pyproject.toml requirements/build.in -o requirements/test.lock
+.venv/bin/uv pip compile "${common[@]}" --extra sites pyproject.toml requirements/build.in -o requirements/run.lock
+.venv/bin/uv pip compile "${common[@]}" --extra test --extra sites pyproject.toml requirements/build.in -o requirements/test.lock
 echo "wrote requirements/run.lock and requirements/test.lock"

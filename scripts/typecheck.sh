@@ -8,6 +8,6 @@ rm -rf "$tree" && mkdir -p "$tree/camscan"
 # mypy skips symbolic links when it walks a package, so copy (errors name build/typecheck paths:
 # strip that prefix to find the source file).
 cp -r src/camscan/. "$tree/camscan/"
-for sub in scanner rules reports lab remediate; do cp -r "$sub" "$tree/camscan/$sub"; done
+for sub in scanner rules reports lab remediate sites; do cp -r "$sub" "$tree/camscan/$sub"; done
 find "$tree" -name __pycache__ -prune -exec rm -rf {} +
 MYPYPATH="$tree" exec .venv/bin/mypy "$@" -p camscan

@@ -41,6 +41,7 @@ def test_wheel_maps_user_folders_into_the_camscan_package(tmp_path: Path) -> Non
         "camscan/remediate/plan.py",
         "camscan/remediate/drivers/onvif.py",
         "camscan/schemas/fix-v1.schema.json",
+        "camscan/sites/central.py",
     ):
         assert expected in names, expected
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

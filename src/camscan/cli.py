@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cron": ("camscan.commands.cron", "print a crontab line and systemd units for an audit config"),
     "fix": ("camscan.commands.fix", "plan a fix per device; with --apply install it and rescan"),
     "ca": ("camscan.commands.ca", "the site CA: init, issue, sign, csr, list, revoke, crl"),
+    "worker": ("camscan.commands.worker", "serve one site's queue (Celery) for the central audit"),
 }
 
 EPILOG = "commands:\n" + "\n".join(

@@ -43,7 +43,10 @@ __all__ = [
     "WebhookConfig", "load_config", "parse_config",
 ]
 
-_TOP = ("scan", "trust", "thresholds", "outputs", "history", "lock", "notify", "report")
+_TOP = (
+    "scan", "trust", "thresholds", "outputs", "history", "lock", "notify", "report",
+    "sites", "broker", "dispatch",  # a central audit across sites: camscan.sites.site_config
+)
 _REPORT = ("plan", "ca")
 _SCAN = (
     "targets",
@@ -278,7 +281,17 @@ def parse_config(data: Mapping[str, Any], path: Path) -> AuditConfig:
     base = path.parent.resolve()
     _reject_inline_secrets(where, data)
     check_keys(where, "", data, _TOP)
-    scan = _scan_section(where, data, base)
+    sites = None
+    if "sites" in data or "broker" in data or "dispatch" in data:
+        # A central audit across sites (docs/sites.md): each site's workers sweep its targets,
+        # so [scan] is optional; the sites' own tables live in camscan.sites.site_config.
+        from camscan.sites.site_config import parse_sites
+
+        sites = parse_sites({k: data[k] for k in ("sites", "broker", "dispatch") if k in data}, path)
+        if "scan" in data:
+            raise where.fail("[scan]", "a config with [[sites]] sweeps through the sites' workers: "
+                             "move the targets into [[sites]] tables (each with its own targets)")
+    scan = _scan_section(where, data, base) if sites is None else ScanSection(targets=())
     trust = _trust_section(where, data, base)
 
     top = Reader(where, "", data, base)
@@ -335,6 +348,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> AuditConfig:
         webhook=webhook,
         email=email,
         report=report,
+        sites=sites,
     )
 
 

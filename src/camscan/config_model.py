@@ -10,8 +10,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from camscan.errors import UsageError
+
+if TYPE_CHECKING:
+    from camscan.sites.site_config import SitesConfig
 
 SEVERITIES = ("notice", "warning", "error")
 OUTPUT_KINDS = ("json", "jsonl", "html", "csv", "junit", "prometheus", "sarif")
@@ -120,6 +124,7 @@ class AuditConfig:
     webhook: WebhookConfig | None = None
     email: EmailConfig | None = None
     report: ReportSection = field(default_factory=lambda: ReportSection())
+    sites: SitesConfig | None = None  # [[sites]]: a central audit across sites (camscan.sites)
 
     def rules_argv(self) -> list[str]:
         """The trust and threshold settings as `camscan scan` options (camscan.rules.options).

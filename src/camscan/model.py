@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cryptography import x509
 
-# 1.1: parameters.shard, rules_fingerprint and judging_fingerprint; 1.2: parameters.merge
+# 1.1: parameters.shard, rules_fingerprint and judging_fingerprint; 1.2: parameters.merge, sites
 SCHEMA_VERSION = "1.2"
 
 
@@ -276,6 +276,30 @@ class ScanResult:
     failures: tuple[ProbeFailure, ...]
 
 
+SITE_COMPLETE = "complete"  # every shard of the site's sweep came back
+
+
+@dataclass(frozen=True)
+class SiteStatus:
+    """How one site's sweep went in a central audit (camscan.sites): never silently missing.
+
+    `state` is "complete", "partial" (some shards came back) or "down" (none did); `detail`
+    says why in one line (no worker, timed out, refused, result not valid JSON, ...)."""
+
+    name: str
+    queue: str
+    state: str
+    shards: int
+    shards_done: int
+    endpoints: int  # observations + failures the site returned
+    detail: str = ""
+    workers: tuple[str, ...] = ()  # the Celery worker names that returned shards
+
+    @property
+    def complete(self) -> bool:
+        return self.state == SITE_COMPLETE
+
+
 @dataclass(frozen=True)
 class AuditResult:
     scan: ScanResult
@@ -284,6 +308,12 @@ class AuditResult:
     # rules.registry.judging_fingerprint of the settings the findings were judged with (None:
     # not recorded, e.g. an AuditResult assembled by hand).
     judging: str | None = None
+    # A central audit across sites: each site's status, and which site each endpoint is at.
+    sites: tuple[SiteStatus, ...] = ()
+    endpoint_sites: Mapping[Endpoint, str] = field(default_factory=dict)
+
+    def site_of(self, endpoint: Endpoint) -> str | None:
+        return self.endpoint_sites.get(endpoint)
 
     def findings_for(self, endpoint: Endpoint) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.endpoint == endpoint)

@@ -287,9 +287,12 @@ def test_a_version_1_history_is_migrated_and_keeps_its_runs(tmp_path: Path) -> N
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("DROP INDEX findings_by_endpoint")
     conn.execute("DROP TABLE pruned_runs")
+    conn.execute("DROP INDEX endpoints_by_site")  # and without schema 3's site columns
+    conn.execute("ALTER TABLE endpoints DROP COLUMN site")
+    conn.execute("ALTER TABLE runs DROP COLUMN sites")
     conn.execute("UPDATE schema_version SET version = 1")
     conn.close()
-    assert len(MIGRATIONS) == SCHEMA_VERSION == 2
+    assert len(MIGRATIONS) == SCHEMA_VERSION == 3
     with HistoryStore(db) as store:
         assert [r.id for r in store.runs()] == [1, 2, 3]
         assert store.prune(Retention(2, 0)).summary() == "pruned 1 run (run 1; keep_runs=2); 2 kept"

@@ -72,7 +72,11 @@ def option_namespace(cfg: AuditConfig) -> argparse.Namespace:
 
 def _print_check(cfg: AuditConfig) -> None:
     print(f"config {cfg.path}: ok")
-    print(f"  targets:  {', '.join(cfg.scan.targets)}  ports: {cfg.scan.ports}")
+    for site in cfg.sites.sites if cfg.sites else ():
+        print(f"  site {site.name}: queue {site.queue}, targets {', '.join(site.targets)}  "
+              f"ports: {site.ports}")
+    if cfg.sites is None:
+        print(f"  targets:  {', '.join(cfg.scan.targets)}  ports: {cfg.scan.ports}")
     if cfg.scan.exclude:
         print(f"  exclude:  {', '.join(cfg.scan.exclude)}")
     print(f"  history:  {cfg.history_path}")
@@ -140,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         _print_check(cfg)
         return 0
 
-    targets, options, parameters = sweep_from_config(cfg.scan)
+    sweep = sweep_from_config(cfg.scan) if cfg.sites is None else None
 
     with RunLock(cfg.lock_path):
         with HistoryStore(cfg.history_path) as store:
@@ -151,10 +155,16 @@ def run(args: argparse.Namespace) -> int:
                 stream = report_options.jsonl_callback(namespace, ctx)
 
                 async def scan_and_judge() -> AuditResult:
-                    scan = await run_scan(targets, options, parameters, on_result=stream)
+                    assert sweep is not None
+                    scan = await run_scan(*sweep, on_result=stream)
                     return await judge(scan, ctx)
 
-                audit = runtime.run(scan_and_judge)
+                if cfg.sites is not None:
+                    from camscan.sites.run import audit_sites
+
+                    audit = audit_sites(cfg.sites, ctx, on_result=stream, quiet=args.quiet)
+                else:
+                    audit = runtime.run(scan_and_judge)
             except BaseException:
                 report_options.abort_stream(namespace)
                 raise
@@ -162,7 +172,15 @@ def run(args: argparse.Namespace) -> int:
             run_id = store.record_run(audit, retention=retention)
             previous = store.previous_run_id(run_id)
             old = store.snapshot(previous) if previous is not None else RunSnapshot(run=None)
-            diff = diff_runs(old, store.snapshot(run_id))
+            new = store.snapshot(run_id)
+            if audit.sites:
+                # A site that was down is neither "fixed" now nor "new" when it is back.
+                from camscan.reports.site_diff import align_sites
+
+                old, new = align_sites(
+                    old, new, store.last_complete_snapshots(run_id), store.last_whole_run(run_id)
+                )
+            diff = diff_runs(old, new)
             run_record = store.run(run_id)
             pruned = store.last_prune
             # Only after a prune freed pages; never blocks (skipped while anyone reads the file).
@@ -188,6 +206,10 @@ def run(args: argparse.Namespace) -> int:
 
     stdout_taken = cfg.outputs.get("json") == "-" or cfg.outputs.get("jsonl") == "-"
     out = sys.stderr if stdout_taken else sys.stdout
+    if audit.sites and (not args.quiet or any(not s.complete for s in audit.sites)):
+        from camscan.sites.run import summary_line
+
+        print(summary_line(audit.sites), file=out)
     if not args.quiet:
         print(_summary_line(run_id, audit), file=out)
         counts = _plan_counts(fix_plans)
@@ -210,4 +232,7 @@ def run(args: argparse.Namespace) -> int:
 
     if errors:
         return EXIT_RUNTIME
+    if cfg.sites is not None and cfg.sites.dispatch.fail_on_site_down:
+        if any(not s.complete for s in audit.sites):
+            return EXIT_RUNTIME  # everything is written: the exit code says a site is missing from it
     return report_options.exit_code(audit, namespace)

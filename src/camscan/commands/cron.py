@@ -196,7 +196,10 @@ def _unit_name(text: str) -> str:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", "-c", required=True, metavar="FILE", help="the audit config (TOML)")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--config", "-c", metavar="FILE", help="the audit config (TOML)")
+    which.add_argument("--worker", metavar="FILE",
+                       help="a site worker's config (TOML): print its systemd service instead")
     parser.add_argument(
         "--schedule",
         default="0 3 * * *",
@@ -215,6 +218,8 @@ def run(args: argparse.Namespace) -> int:
     from camscan.config import load_config
     from camscan.errors import UsageError
 
+    if args.worker:
+        return _worker(args)
     cfg = load_config(args.config)  # refuse to schedule a config that would fail at 3 a.m.
     config_path = cfg.path.resolve()
     log = Path(args.log).expanduser().resolve() if args.log else cfg.history_path.parent / "camscan-audit.log"
@@ -232,4 +237,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"# /etc/systemd/system/{args.name}.timer")
     print(timer)
     print(f"# enable with: systemctl daemon-reload && systemctl enable --now {args.name}.timer")
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from camscan.sites.deploy import worker_unit
+    from camscan.sites.worker_config import load_worker_config
+
+    cfg = load_worker_config(args.worker)  # refuse to install a worker that could not start
+    name = args.name if args.name != "camscan-audit" else f"camscan-worker-{cfg.site}"
+    print(f"# /etc/systemd/system/{name}.service")
+    print(worker_unit(cfg.path.resolve(), cfg.site))
+    print(f"# enable with: systemctl daemon-reload && systemctl enable --now {name}.service")
     return 0

@@ -34,6 +34,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_database_arguments(parser)
     parser.add_argument("runs", nargs="*", type=_run_id, metavar="RUN", help="run ids: [RUN_A [RUN_B]]")
     parser.add_argument("--json", action="store_true", help="print the changes as JSON")
+    parser.add_argument("--site", metavar="NAME",
+                        help="only the changes at this site (a central audit across sites)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,7 +71,19 @@ def run(args: argparse.Namespace) -> int:
                 print(f"the history has {len(latest)} run(s); a diff needs two", file=sys.stderr)
                 return 0
             old_id, new_id = latest[0].id, latest[1].id
-        diff = diff_runs(store.snapshot(old_id), store.snapshot(new_id))
+        old, new = store.snapshot(old_id), store.snapshot(new_id)
+        if (new.run is not None and new.run.sites) or (old.run is not None and old.run.sites):
+            # As the audit diffs: a site that was down is neither "resolved" nor "new".
+            from camscan.reports.site_diff import align_sites
+
+            old, new = align_sites(
+                old, new, store.last_complete_snapshots(new_id), store.last_whole_run(new_id)
+            )
+        if args.site:
+            from camscan.reports.site_diff import only_site
+
+            old, new = only_site(old, args.site), only_site(new, args.site)
+        diff = diff_runs(old, new)
     if args.json:
         from camscan.termtext import json_safe
 

@@ -63,6 +63,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_database_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the runs as JSON")
     parser.add_argument("--limit", type=_positive, metavar="N", help="only the newest N runs")
+    parser.add_argument("--site", metavar="NAME",
+                        help="only the runs that covered this site (a central audit across sites)")
     retention = parser.add_argument_group("retention")
     retention.add_argument(
         "--prune", action="store_true", help="prune runs beyond the retention limits now, then compact"
@@ -130,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
     with HistoryStore(database_path(args), create=False) as store:
         runs = store.runs(limit=args.limit)
         pruned = store.pruned_count()
+    if args.site:
+        runs = [r for r in runs if r.site_state(args.site) is not None]
     if args.json:
         print(json.dumps({"runs": [r.to_dict() for r in runs], "pruned": pruned}, indent=2, sort_keys=True))
         return 0
@@ -149,6 +153,11 @@ def run(args: argparse.Namespace) -> int:
             f"{r.by_severity['error']:>6}  {r.by_severity['warning']:>8}  {r.by_severity['notice']:>7}  "
             f"{targets}"
         )
+        if r.sites:
+            from camscan.termtext import sanitize
+
+            states = ", ".join(f"{s.get('name')} {s.get('state')}" for s in r.sites)
+            print(f"{'':>5}  sites: {sanitize(states)}")
     if pruned:
         print(f"({pruned} older run{'s' if pruned != 1 else ''} pruned by the retention limits)")
     return 0

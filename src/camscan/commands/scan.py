@@ -24,7 +24,9 @@ target per line or several per line, # starts a comment)."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("targets", nargs="+", metavar="TARGET", help="what to scan (see above)")
+    parser.add_argument("targets", nargs="*", metavar="TARGET", help="what to scan (see above)")
+    parser.add_argument("--sites", metavar="FILE",
+                        help="scan through site workers instead: the [[sites]] of FILE (docs/sites.md)")
     scanner_options.add_arguments(parser)
     output = parser.add_argument_group("output")
     output.add_argument("--json", metavar="FILE",
@@ -39,12 +41,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from camscan import runtime
-    from camscan.errors import UsageError
+    from camscan.errors import EXIT_RUNTIME, UsageError
     from camscan.model import AuditResult, ProbeResult
     from camscan.pipeline import judge, run_scan
     from camscan.scanner.output import progress_bar, render
 
-    targets, options, parameters = scanner_options.sweep_from_args(args)
+    if bool(args.targets) == bool(args.sites):
+        raise UsageError("name the targets to scan, or --sites FILE (not both)")
+    sweep = scanner_options.sweep_from_args(args) if not args.sites else None
+    sites = None
+    if args.sites:
+        from camscan.sites.site_config import load_sites
+
+        sites = load_sites(args.sites)
     ctx = rule_options.context_from_args(args, history=())
     other_stdout = report_options.writes_stdout(args)
     if args.json == "-" and other_stdout:
@@ -55,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     stdout_taken = args.json == "-" or other_stdout
 
     async def main() -> AuditResult:
+        assert sweep is not None
+        targets, options, parameters = sweep
         with progress_bar(targets.estimated_size(), enabled=not args.quiet) as advance:
 
             def on_result(result: ProbeResult) -> None:
@@ -69,7 +80,12 @@ def run(args: argparse.Namespace) -> int:
         # Validates the report targets too, before the sweep spends any time. Its temporary
         # file exists from here: inside the try, so an interrupt at any moment removes it.
         jsonl = report_options.jsonl_callback(args, ctx)
-        audit = runtime.run(main)
+        if sites is not None:
+            from camscan.sites.run import audit_sites
+
+            audit = audit_sites(sites, ctx, on_result=jsonl, quiet=args.quiet)
+        else:
+            audit = runtime.run(main)
         written = report_options.write_reports(audit, args, json_target=args.json)
     except BaseException:
         report_options.abort_stream(args)
@@ -80,4 +96,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f"wrote {path}", file=sys.stderr)
         # The table goes to stdout unless a report already took it; then to stderr.
         render(audit, sys.stderr if stdout_taken else sys.stdout, show_failures=args.show_failures)
+    if audit.sites:
+        from camscan.sites.run import missing, summary_line
+
+        print(summary_line(audit.sites), file=sys.stderr)
+        if sites is not None and sites.dispatch.fail_on_site_down and missing(audit.sites):
+            return EXIT_RUNTIME
     return report_options.exit_code(audit, args)
