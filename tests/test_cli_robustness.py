@@ -20,6 +20,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -413,6 +414,22 @@ def _cases() -> list[Case]:
         ),
         Case("cron-empty-name", ("cron", "--config", f"{f}/small.toml", "--name", ""), EXIT_USAGE),
         Case("cron-closed-stdout", ("cron", "--config", f"{f}/small.toml"), SIGPIPE_EXIT, stdout_closed=True),
+        # --- worker ---
+        Case("worker-missing-config", ("worker", "--config", "nofile.toml"), EXIT_USAGE, "nofile.toml"),
+        Case("worker-bad-config", ("worker", "--config", f"{f}/worker-bad.toml"), EXIT_USAGE),
+        Case("worker-empty-name", ("worker", "--config", f"{f}/worker.toml", "--name", ""), EXIT_USAGE),
+        Case(
+            "worker-check-hung-broker-interrupted",
+            ("worker", "--config", f"{f}/worker.toml", "--check"),
+            EXIT_INTERRUPTED,
+            interrupt_after=1.5,
+        ),
+        Case(
+            "worker-hung-broker-interrupted",
+            ("worker", "--config", f"{f}/worker.toml"),
+            EXIT_INTERRUPTED,
+            interrupt_after=1.5,
+        ),
         # --- merge ---
         Case("merge-missing-file", ("merge", "nofile.json"), EXIT_USAGE, "nofile.json"),
         Case("merge-not-a-report", ("merge", f"{f}/cert.pem"), EXIT_USAGE),
@@ -606,6 +623,9 @@ jsonl = "{name}.jsonl"
     (f / "small.toml").write_text(config.format(targets="127.0.0.1", name="small"))
     (f / "big.toml").write_text(config.format(targets=f"{NET}.0.0/16", name="big"))
     (f / "bad.toml").write_text('[scan]\ntargets = ["127.0.0.1"]\nconcurrency = -5\n')
+    worker = f'[worker]\nsite = "north"\nallow = ["127.0.0.0/24"]\n\n[broker]\nurl_file = "{f}/broker-url"\n'
+    (f / "worker.toml").write_text(worker)
+    (f / "worker-bad.toml").write_text('[worker]\nsite = "no spaces allowed"\nallow = []\n')
     for argv in (
         ["audit", "--config", str(f / "small.toml"), "-q", "--no-notify"],
         ["audit", "--config", str(f / "small.toml"), "-q", "--no-notify"],  # diff needs two runs
@@ -672,7 +692,13 @@ def _interrupt_mid_run(proc: subprocess.Popen[bytes], case: Case, workdir: Path)
 def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Outcome]]:
     base = tmp_path_factory.mktemp("robustness")
     fixtures = _fixture_dir(base)
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    # A "broker" that accepts connections and never answers: the worker cases meet a hung Redis.
+    with socket.socket() as silent, ThreadPoolExecutor(max_workers=4) as pool:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        url = fixtures / "broker-url"
+        url.write_text(f"redis://:secret-broker-password@127.0.0.1:{silent.getsockname()[1]}/0\n")
+        url.chmod(0o600)
         futures = {case.id: pool.submit(_run, case, fixtures, base / case.id) for case in CASES}
         yield {name: future.result() for name, future in futures.items()}
 

@@ -6,6 +6,7 @@ Kept light at import time (`camscan --help` builds this parser): Celery is impor
 from __future__ import annotations
 
 import argparse
+import re
 
 DESCRIPTION = """\
 Serve one site's queue as a Celery worker: take the shards of the site's sweep that the central
@@ -37,10 +38,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="validate the config and reach the broker, then exit")
 
 
+# Celery addresses workers by this name in pings and control replies; an empty or odd one would
+# make the worker unreachable for the central side's checks.
+_NODE_NAME = re.compile(r"[!-~]{1,200}")
+
+
 def run(args: argparse.Namespace) -> int:
     from camscan.errors import UsageError
     from camscan.sites.worker_config import load_worker_config
 
+    if args.name is not None and not _NODE_NAME.fullmatch(args.name):
+        raise UsageError(f"--name {args.name!r}: a Celery node name is 1-200 characters, no spaces or "
+                         "control characters (e.g. north-1@camhost)")
     config = load_worker_config(args.config)
     try:
         import celery  # noqa: F401
