@@ -14,6 +14,9 @@ CAMSCAN_DNS, CAMSCAN_SAN and CAMSCAN_DAYS (an openssl config reads `${ENV::CAMSC
 The command must exit 0 within `timeout` seconds and leave the certificate (and optionally its
 chain) in {out}; otherwise its exit status and the last line of its stderr are reported.
 A `revoke` template ({cert}, {serial}, {reason}) makes revocation available.
+
+Commands run one at a time unless `concurrency` says more: `openssl ca` rewrites its serial and
+index files without a lock, and two at once fail ("error while loading serial number").
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ class CommandIssuer:
         roots: Sequence[x509.Certificate] = (),
         chain: Sequence[x509.Certificate] = (),
         cwd: Path | None = None,
+        concurrency: int = 1,
     ) -> None:
         self.name = name
         where = f"issuer {name}"
@@ -93,12 +97,20 @@ class CommandIssuer:
         self.roots = list(roots)
         self.chain = list(chain)  # appended when the command writes the leaf only
         self.cwd = cwd
+        self.concurrency = concurrency
+        self._limiter: trio.CapacityLimiter | None = None
 
     @property
     def supports_revoke(self) -> bool:
         return self.revoke_words is not None
 
     async def _run(self, argv: list[str], env: Mapping[str, str]) -> None:
+        if self._limiter is None:  # made inside the run: a limiter belongs to one trio loop
+            self._limiter = trio.CapacityLimiter(self.concurrency)
+        async with self._limiter:
+            await self._run_one(argv, env)
+
+    async def _run_one(self, argv: list[str], env: Mapping[str, str]) -> None:
         try:
             process = await trio.lowlevel.open_process(
                 argv,

@@ -39,7 +39,7 @@ from camscan.remediate.issuers.secrets import resolve_secret
 
 KEYS: dict[str, set[str]] = {
     "local": {"ca", "days"},
-    "command": {"command", "revoke", "timeout", "roots", "chain", "days"},
+    "command": {"command", "revoke", "timeout", "roots", "chain", "days", "concurrency"},
     "est": {
         "url",
         "label",
@@ -80,9 +80,6 @@ class IssuerFile:
     def names(self) -> list[str]:
         return sorted(self.table)
 
-    def days(self, name: str, default: int) -> int:
-        value = self.table.get(name, {}).get("days", default)
-        return int(value)
 
 
 def read_file(path: str | os.PathLike[str]) -> IssuerFile:
@@ -116,6 +113,23 @@ def read_file(path: str | os.PathLike[str]) -> IssuerFile:
         if extra:
             raise UsageError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
     return IssuerFile(file, issuers)
+
+
+def lifetime(file: IssuerFile | None, name: str) -> int:
+    """The lifetime to ask for, in days: the issuer's `days`, else the longest browsers accept.
+
+    The site CA counts validity inclusively (RFC 5280 4.1.2.5) and stays within 398 days; other
+    CAs (`openssl ca -days N` spans N whole days, one second more than N inclusive days) get 397.
+    """
+    from camscan.remediate.ca import MAX_DAYS
+
+    section = file.table.get(name) if file is not None else None
+    default = MAX_DAYS if section is None or section.get("kind") == "local" else MAX_DAYS - 1
+    value = (section or {}).get("days", default)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_DAYS:
+        where = f"{file.path} [issuer.{name}]" if file is not None else name
+        raise UsageError(f"{where}: days must be a whole number from 1 to {MAX_DAYS}")
+    return value
 
 
 def _certs(path: Path, where: str) -> list[x509.Certificate]:
@@ -202,6 +216,7 @@ def build(
             roots=roots(),
             chain=_certs(chain_path, where) if chain_path else [],
             cwd=base,
+            concurrency=int(number("concurrency", 1, 1, 16)),
         )
     if kind == "est":
         from camscan.remediate.issuers.est import ESTIssuer

@@ -112,9 +112,7 @@ class ESTIssuer:
                 "unreachable", f"{self.name}: {path}: no answer within {self.timeout:g} s"
             ) from None
         except httpx.ConnectError as exc:
-            if isinstance(
-                exc.__context__, ssl.SSLCertVerificationError
-            ) or "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            if _verify_failed(exc):
                 raise IssuerError(
                     "trust", f"{self.name}: the EST server's certificate does not chain to server_ca"
                 ) from None
@@ -198,6 +196,18 @@ class ESTIssuer:
         if self.roots:
             return list(self.roots)
         return [c for c in await self.cacerts() if c.subject == c.issuer]
+
+
+def _verify_failed(exc: BaseException) -> bool:
+    """Whether a connection failed because the server's certificate did not verify."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # httpx -> httpcore -> anyio -> ssl: the cause is a few links down
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _leaf_for(chain: Sequence[x509.Certificate], enrolment: Enrolment) -> x509.Certificate:

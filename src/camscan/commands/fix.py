@@ -131,11 +131,13 @@ def run(args: argparse.Namespace) -> int:
 
         args.ca_bundle = [*args.ca_bundle, str(LocalCA.load(args.ca).cert_path)]
     issuer = None
+    days = 0
     if args.apply or args.issuer != "local":
-        from camscan.remediate.issuers.config import build, read_file
+        from camscan.remediate.issuers.config import build, lifetime, read_file
 
         file = read_file(args.issuers) if args.issuers else None
         issuer = build(args.issuer, file, ca_dir=args.ca)
+        days = lifetime(file, args.issuer)
         if args.issuer != "local":
             # The rescan judges the new certificates as the clients will: trusting the
             # issuer's roots (which the clients import).
@@ -187,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
         options = ApplyOptions(
             backup_dir=Path(state) / "backups",
             parallel=args.parallel,
+            days=days,
             reboot_timeout=args.reboot_timeout,
             stop_on_failure=args.stop_on_failure,
             connect_timeout=sweep.options.connect_timeout,

@@ -47,10 +47,16 @@ def run(args: argparse.Namespace) -> int:
         return 0
     name = args.name or "local"
     issuer = build(name, file, ca_dir=args.ca)
-    try:
-        line = runtime.run(issuer.test)
-    except IssuerError as exc:
-        print(f"{name}: FAILED: {sanitize(str(exc))}", file=sys.stderr)
+
+    async def check() -> tuple[bool, str]:
+        try:
+            return True, await issuer.test()
+        except IssuerError as exc:  # caught inside the run: trio would wrap it in a group
+            return False, str(exc)
+
+    ok, line = runtime.run(check)
+    if not ok:
+        print(f"{name}: FAILED: {sanitize(line)}", file=sys.stderr)
         return EXIT_RUNTIME
     print(f"{name}: {sanitize(line)}")
     return 0
