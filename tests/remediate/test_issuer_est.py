@@ -121,7 +121,8 @@ def test_a_failed_enrolment_leaves_the_device_serving_its_certificate(
     server, pin = est(**options)
     url = server.url
     if case == "unreachable":
-        url, kind, words = f"https://127.0.0.1:{unused_port()}/.well-known/est", "issuer unreachable:", "cannot connect"
+        url = f"https://127.0.0.1:{unused_port()}/.well-known/est"
+        kind, words = "issuer unreachable:", "cannot connect"
     if case == "trust":
         other = pki.make_ca("not the EST server's CA")
         pin = tmp_path / "other-ca.pem"
