@@ -22,7 +22,7 @@ from typing import Any, TypeVar, cast
 
 import requests
 import trio
-from acme import challenges, errors, messages
+from acme import challenges, crypto_util, errors, messages
 from acme.client import ClientNetwork, ClientV2
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -37,6 +37,39 @@ from camscan.remediate.issuers.http01 import responder
 T = TypeVar("T")
 REASONS = {"unspecified": 0, "keycompromise": 1, "superseded": 4, "cessationofoperation": 5}
 AUTH_PROBLEMS = ("unauthorized", "externalAccountRequired", "accountDoesNotExist", "badSignatureAlgorithm")
+
+
+class _Client(ClientV2):
+    """The library's client, with one correction to how an order's identifiers are read from
+    the CSR: the library takes the subject's CN as a DNS name even when it is an IP address
+    (a camera's CSR names it by its address), which servers refuse as a malformed DNS
+    identifier. Here a CN that parses as an IP address is the IP identifier RFC 8738 defines.
+    Everything on the wire (JWS, nonces, the order itself) stays the library's."""
+
+    def new_order(self, csr_pem: bytes, profile: str | None = None) -> messages.OrderResource:
+        csr = x509.load_pem_x509_csr(csr_pem)
+        dns_names, ip_addrs = crypto_util.get_identifiers_from_x509(csr.subject, csr.extensions)
+        ips = [str(ipaddress.ip_address(ip)) for ip in ip_addrs]
+        names = []
+        for name in dns_names:
+            try:
+                address = str(ipaddress.ip_address(name))
+            except ValueError:
+                names.append(name)
+                continue
+            if address not in ips:
+                ips.append(address)
+        identifiers = [messages.Identifier(typ=messages.IDENTIFIER_FQDN, value=n) for n in names]
+        identifiers += [messages.Identifier(typ=messages.IDENTIFIER_IP, value=ip) for ip in ips]
+        order = messages.NewOrder(identifiers=identifiers, profile=profile or "")
+        response = self._post(self.directory["newOrder"], order)
+        body = messages.Order.from_json(response.json())
+        authorizations = [
+            self._authzr_from_response(self._post_as_get(url), uri=url) for url in body.authorizations
+        ]
+        return messages.OrderResource(
+            body=body, uri=response.headers.get("Location"), authorizations=authorizations, csr_pem=csr_pem
+        )
 
 
 class ACMEIssuer:
@@ -140,7 +173,7 @@ class ACMEIssuer:
             # requests takes a CA bundle path where the library documents a bool.
             net.verify_ssl = cast(bool, str(self.server_ca))
         directory = ClientV2.get_directory(self.directory_url, net)
-        client = ClientV2(directory, net)
+        client = _Client(directory, net)
         eab = None
         if self.eab_kid and self._eab_hmac:
             eab = messages.ExternalAccountBinding.from_data(

@@ -65,6 +65,9 @@ async def responder(address: str, port: int, tokens: Mapping[str, str]) -> Async
             f"cannot answer http-01 on {address}:{port} ({exc.strerror}): this host must hold that "
             "address and port while the ACME server validates (see the issuers documentation)",
         ) from None
+    # What the body raises is re-raised after the nursery closes, as itself: raised inside it,
+    # trio would wrap it in an exception group the caller does not expect.
+    error: BaseException | None = None
     async with trio.open_nursery() as nursery:
 
         async def handle(stream: trio.SocketStream) -> None:
@@ -73,5 +76,8 @@ async def responder(address: str, port: int, tokens: Mapping[str, str]) -> Async
         nursery.start_soon(trio.serve_listeners, handle, listeners)
         try:
             yield
-        finally:
-            nursery.cancel_scope.cancel()
+        except BaseException as exc:
+            error = exc
+        nursery.cancel_scope.cancel()
+    if error is not None:
+        raise error

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -44,6 +45,25 @@ class Pebble:
 
 @contextmanager
 def pebble(tmp: Path, *, http_port: int | None = None, validity_days: int = 90) -> Iterator[Pebble]:
+    """Pebble on 127.0.0.1. The ports are picked free then released, so another process on this
+    machine may take one first: a start that fails is tried again (three times at most)."""
+    for attempt in range(3):
+        try:
+            manager = _pebble(tmp / f"try{attempt}", http_port=http_port, validity_days=validity_days)
+            server = manager.__enter__()
+        except RuntimeError:
+            if attempt == 2:
+                raise
+            continue
+        try:
+            yield server
+        finally:
+            manager.__exit__(None, None, None)
+        return
+
+
+@contextmanager
+def _pebble(tmp: Path, *, http_port: int | None, validity_days: int) -> Iterator[Pebble]:
     tmp.mkdir(parents=True, exist_ok=True)
     tls_ca = pki.make_ca("pebble test WFE CA")
     wfe = pki.make_leaf(tls_ca, common_name="127.0.0.1", ips=["127.0.0.1"], dns=["localhost"])
@@ -88,7 +108,8 @@ def pebble(tmp: Path, *, http_port: int | None = None, validity_days: int = 90) 
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"pebble did not start: {log.read_text()[-2000:]}")
             time.sleep(0.05)
-        with httpx.Client(verify=str(tmp / "wfe-ca.pem"), timeout=10) as client:
+        context = ssl.create_default_context(cafile=str(tmp / "wfe-ca.pem"))
+        with httpx.Client(verify=context, timeout=10) as client:
             root = client.get(f"https://127.0.0.1:{management}/roots/0").content
             intermediate = client.get(f"https://127.0.0.1:{management}/intermediates/0").content
         x509.load_pem_x509_certificate(root)
