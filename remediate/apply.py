@@ -35,7 +35,7 @@ from camscan.remediate.ca import MAX_DAYS
 from camscan.remediate.drivers import make_driver
 from camscan.remediate.drivers.base import Credentials, Driver, DriverError, Session, leaf_sha256
 from camscan.remediate.issuers.base import Enrolment, Issuer, check_issued, csr_names, wanted_names
-from camscan.remediate.model import Action, DevicePlan, Outcome, Status
+from camscan.remediate.model import Action, DevicePlan, Outcome, Status, Strategy
 from camscan.remediate.plan import guess_driver
 from camscan.scanner.tls_probe import ProbeSettings, probe
 
@@ -106,6 +106,7 @@ async def _reissue(
     progress: _Progress,
     log: Callable[..., None],
     days: int,
+    renewal: bool = False,
 ) -> bytes:
     """Install a certificate from the issuer; returns the new leaf (DER)."""
     common_name = plan.dns[0] if plan.dns else plan.ips[0]
@@ -131,7 +132,7 @@ async def _reissue(
     else:
         key = pki.new_key("ec-p256")
         csr = pki.make_csr(key, common_name=common_name, ips=plan.ips, dns=plan.dns)
-    enrolment = Enrolment(csr, plan.ips, plan.dns, days)
+    enrolment = Enrolment(csr, plan.ips, plan.dns, days, renewal)
     # IssuerError / CSRMismatch: refused, nothing installed.
     chain = await issuer.issue(enrolment)
     check_issued(chain, enrolment, issuer.name)
@@ -200,7 +201,10 @@ async def apply_one(
                 progress.changed = True
                 log("set-clock", "ok")
             elif step.action == Action.REISSUE:
-                new_leaf = await _reissue(driver, plan, issuer, session, progress, log, options.days)
+                renewal = step.strategy == Strategy.RENEW
+                new_leaf = await _reissue(
+                    driver, plan, issuer, session, progress, log, options.days, renewal
+                )
 
                 def serves_new(leaf: bytes | None, want: bytes = new_leaf) -> bool:
                     return leaf == want
@@ -221,6 +225,8 @@ async def apply_one(
                         + ("; rolled back to the previous one" if rolled else ""),
                     )
                 log("verify", "ok")
+                if renewal and before is not None:
+                    await _supersede(issuer, before, progress, log)
             elif step.action == Action.REBOOT:
                 await driver.reboot()
                 progress.actions.append("reboot")
@@ -245,6 +251,32 @@ async def apply_one(
         with trio.CancelScope(shield=True):
             await session.aclose()
     return outcome(Status.FIXED, "applied: " + ", ".join(progress.actions))
+
+
+async def _supersede(issuer: Issuer, old_der: bytes, progress: _Progress, log: Callable[..., None]) -> None:
+    """After a verified renewal: revoke the certificate it replaced, where the issuer can.
+
+    A revocation that fails does not undo the renewal (the device serves a good certificate);
+    it is logged and reported for a person. Removing the superseded certificate from the
+    device's keystore needs a delete call in each device driver, which the drivers do not offer
+    yet: it stays on the device, unbound, and the audit log says so. For the site CA
+    (`local`), revocation waits on its issuance inventory: LocalIssuer.revoke is the hook.
+    """
+    old = x509.load_der_x509_certificate(old_der)
+    serial = f"{old.serial_number:x}"
+    log("remove-superseded", "manual", serial=serial, detail="the driver has no delete call: left unbound")
+    if not issuer.supports_revoke:
+        log("revoke", "unsupported", serial=serial, detail=f"{issuer.kind} cannot revoke through camscan")
+        progress.actions.append(f"superseded {serial} not revoked ({issuer.kind} cannot)")
+        return
+    try:
+        await issuer.revoke(old, "superseded")
+    except CamscanError as exc:
+        log("revoke", getattr(exc, "kind", "failed"), serial=serial, detail=str(exc))
+        progress.actions.append(f"superseded {serial} NOT revoked: {exc}")
+        return
+    log("revoke", "ok", serial=serial, reason="superseded")
+    progress.actions.append(f"superseded {serial} revoked")
 
 
 def _state(progress: _Progress) -> str:

@@ -13,7 +13,8 @@ The same values are in the command's environment as CAMSCAN_CSR, CAMSCAN_OUT, CA
 CAMSCAN_DNS, CAMSCAN_SAN and CAMSCAN_DAYS (an openssl config reads `${ENV::CAMSCAN_SAN}`).
 The command must exit 0 within `timeout` seconds and leave the certificate (and optionally its
 chain) in {out}; otherwise its exit status and the last line of its stderr are reported.
-A `revoke` template ({cert}, {serial}, {reason}) makes revocation available.
+A `revoke` template ({cert}, {serial}, {reason}) makes revocation available (with CAMSCAN_SAN
+and the others set from the certificate being revoked).
 
 Commands run one at a time unless `concurrency` says more: `openssl ca` rewrites its serial and
 index files without a lock, and two at once fail ("error while loading serial number").
@@ -177,7 +178,23 @@ class CommandIssuer:
             cert_file = Path(tmp) / "old.pem"
             cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
             values = {"cert": str(cert_file), "serial": f"{cert.serial_number:X}", "reason": reason}
-            await self._run(expand(self.revoke_words, values), {})
+            # The same environment as for issuing (an openssl config that reads
+            # ${ENV::CAMSCAN_SAN} fails to load without it), from the certificate's names.
+            try:
+                san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+                ips = [str(i) for i in san.get_values_for_type(x509.IPAddress)]
+                dns = san.get_values_for_type(x509.DNSName)
+            except x509.ExtensionNotFound:
+                ips, dns = [], []
+            env = {
+                "CAMSCAN_IP": ",".join(ips),
+                "CAMSCAN_DNS": ",".join(dns),
+                "CAMSCAN_SAN": ",".join([f"IP:{i}" for i in ips] + [f"DNS:{d}" for d in dns]),
+                "CAMSCAN_CERT": str(cert_file),
+                "CAMSCAN_SERIAL": values["serial"],
+                "CAMSCAN_REASON": reason,
+            }
+            await self._run(expand(self.revoke_words, values), env)
 
     def describe(self) -> str:
         return f"command: {self.words[0]} ... (timeout {self.timeout:g} s)"

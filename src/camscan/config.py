@@ -43,7 +43,7 @@ __all__ = [
     "WebhookConfig", "load_config", "parse_config",
 ]
 
-_TOP = ("scan", "trust", "thresholds", "outputs", "history", "lock", "notify", "report")
+_TOP = ("scan", "trust", "thresholds", "outputs", "history", "lock", "notify", "report", "issuer", "fix")
 _REPORT = ("plan", "ca")
 _SCAN = (
     "targets",
@@ -322,6 +322,11 @@ def parse_config(data: Mapping[str, Any], path: Path) -> AuditConfig:
     if report.ca is not None and not report.ca.is_dir():
         raise where.fail("[report] ca", f"{report.ca} is not a directory (camscan ca init --dir DIR)")
 
+    from camscan.config_fix import fix_section, issuer_section
+
+    issuer = issuer_section(where, top, base)
+    fix = fix_section(where, top, base, issuer)
+
     return AuditConfig(
         path=path,
         scan=scan,
@@ -335,6 +340,8 @@ def parse_config(data: Mapping[str, Any], path: Path) -> AuditConfig:
         webhook=webhook,
         email=email,
         report=report,
+        issuer=issuer,
+        fix=fix,
     )
 
 
