@@ -5,15 +5,21 @@ address: camscan answers there (the lab's devices live on loopback addresses thi
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import trio
 from cryptography import x509
 
+from camscan import pki
 from camscan.cli import main
 from camscan.lab import DeviceSpec
+from camscan.remediate.issuers.base import Enrolment, check_issued
+from camscan.remediate.issuers.config import build, read_file
 from tests.remediate.issuer_lab import apply_with, assert_all_fixed_by, fleet, outcome, write_issuers
 from tests.remediate.test_apply_lab import make_run  # noqa: F401  (the lab fixture)
 from tests.support import pebble as pebble_server
@@ -115,3 +121,26 @@ def test_a_failed_order_leaves_the_device_serving_its_certificate(
     assert run.fingerprint(device) == before
     captured = capfd.readouterr()
     assert hmac not in captured.out + captured.err + (run.ca.directory / "audit.log").read_text()
+
+
+def test_an_issued_certificate_is_revoked_at_the_acme_server(
+    pebble: pebble_server.Pebble, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAMSCAN_ACME_EAB_HMAC", pebble_server.EAB_HMAC)
+    issuer = build("corp-acme", read_file(acme_file(tmp_path, pebble)), ca_dir=None)
+    address = "127.0.0.1"  # the challenge is answered here, on Pebble's http-01 port
+    key = pki.new_key("ec-p256")
+    enrolment = Enrolment(pki.make_csr(key, common_name=address, ips=[address]), (address,), (), 90)
+
+    async def issue_and_revoke() -> x509.Certificate:
+        chain = await issuer.issue(enrolment)
+        check_issued(chain, enrolment, issuer.name)
+        await issuer.revoke(chain[0], "superseded")
+        return chain[0]
+
+    cert = trio.run(issue_and_revoke)
+    context = ssl.create_default_context(cafile=str(pebble.server_ca))
+    with httpx.Client(verify=context, timeout=10) as client:
+        status = client.get(f"{pebble.management}/cert-status-by-serial/{cert.serial_number:x}").json()
+    assert status["Status"] == "Revoked", status
+    assert status.get("Reason") == 4, status  # superseded (RFC 5280 5.3.1)

@@ -41,6 +41,7 @@ class Pebble:
     intermediates: Path
     http_port: int
     log: Path
+    management: str  # the management interface (roots, certificate status by serial)
 
 
 @contextmanager
@@ -117,7 +118,7 @@ def _pebble(tmp: Path, *, http_port: int | None, validity_days: int) -> Iterator
         (tmp / "intermediates.pem").write_bytes(intermediate)
         yield Pebble(
             f"https://127.0.0.1:{port}/dir", tmp / "wfe-ca.pem", tmp / "roots.pem",
-            tmp / "intermediates.pem", http_port, log,
+            tmp / "intermediates.pem", http_port, log, f"https://127.0.0.1:{management}",
         )
     finally:
         process.terminate()
