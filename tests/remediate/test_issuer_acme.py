@@ -144,3 +144,27 @@ def test_an_issued_certificate_is_revoked_at_the_acme_server(
         status = client.get(f"{pebble.management}/cert-status-by-serial/{cert.serial_number:x}").json()
     assert status["Status"] == "Revoked", status
     assert status.get("Reason") == 4, status  # superseded (RFC 5280 5.3.1)
+
+
+def test_the_audit_renews_through_acme_and_revokes_the_superseded_certificate(
+    make_run: Any, pebble: pebble_server.Pebble, tmp_path: Path,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    import datetime as dt
+
+    from tests.remediate.test_renewal_audit import audit_config, renew_once, served
+
+    monkeypatch.setenv("CAMSCAN_ACME_EAB_HMAC", pebble_server.EAB_HMAC)
+    run = make_run(DeviceSpec("dahua", "expired", name="cam"))
+    issuers = acme_file(tmp_path, pebble)
+    assert apply_with(run, "corp-acme", issuers) == 0
+    old = served(run, "cam")
+    config = audit_config(tmp_path, run, tmp_path / "acme-trust.pem", issuers, renew=True, name="corp-acme")
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=75)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = renew_once(run, config, later, capsys)
+    assert f"superseded {old.serial_number:x} revoked" in out, out
+    assert served(run, "cam").serial_number != old.serial_number
+    context = ssl.create_default_context(cafile=str(pebble.server_ca))
+    with httpx.Client(verify=context, timeout=10) as client:
+        status = client.get(f"{pebble.management}/cert-status-by-serial/{old.serial_number:x}").json()
+    assert status["Status"] == "Revoked" and status.get("Reason") == 4, status

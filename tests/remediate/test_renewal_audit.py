@@ -16,7 +16,7 @@ from cryptography import x509
 
 from camscan.cli import main
 from camscan.lab import DeviceSpec
-from tests.remediate.issuer_lab import apply_with
+from tests.remediate.issuer_lab import apply_with, write_issuers
 from tests.remediate.test_apply_lab import (
     Run,
     make_run,  # noqa: F401  (the lab fixture)
@@ -27,7 +27,11 @@ from tests.support.openssl_ca import OpenSSLCA, openssl_ca
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 
 
-def audit_config(tmp: Path, run: Run, ca: OpenSSLCA, issuers: Path, *, renew: bool) -> Path:
+def audit_config(
+    tmp: Path, run: Run, ca: OpenSSLCA | Path, issuers: Path | None, *, renew: bool, name: str = "corp"
+) -> Path:
+    trust = ca.cert_path if isinstance(ca, OpenSSLCA) else ca
+    where = f'file = "{issuers}"' if issuers else f'ca = "{run.ca.directory}"'
     ips = sorted(d.ip for d in run.lab.devices)
     config = tmp / "camscan.toml"
     config.write_text(
@@ -41,7 +45,7 @@ ws_discovery = false
 
 [trust]
 mode = "site"
-ca_bundles = ["{run.bundles["site"]}", "{ca.cert_path}"]
+ca_bundles = ["{run.bundles["site"]}", "{trust}"]
 offline = true
 
 [thresholds]
@@ -51,8 +55,8 @@ fail_on = "none"
 path = "{tmp / "history.sqlite"}"
 
 [issuer]
-name = "corp"
-file = "{issuers}"
+name = "{name}"
+{where}
 renew_before_days = 30
 
 [fix]
@@ -130,3 +134,58 @@ def test_renew_true_needs_credentials_and_an_issuer(
     config.write_text('[scan]\ntargets = ["127.0.0.1"]\n\n[fix]\nrenew = true\nuser = "admin"\n')
     assert main(["audit", "--config", str(config), "--check"]) == 2
     assert "renewals need an [issuer] section" in capsys.readouterr().err
+
+
+def renew_once(run: Run, config: Path, later: str, capsys: pytest.CaptureFixture[str]) -> str:
+    capsys.readouterr()
+    assert main(["audit", "--config", str(config), "--as-of", later, "--no-notify"]) == 0
+    return capsys.readouterr().out
+
+
+def test_est_renewals_use_simplereenroll(
+    make_run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.support.est_server import est_server
+
+    run = make_run(DeviceSpec("axis", "expired", name="cam"))
+    with est_server("127.0.0.1") as server:
+        (tmp_path / "pin.pem").write_bytes(server.tls_ca.cert_pem)
+        (tmp_path / "est-root.pem").write_bytes(server.ca.cert_pem)
+        monkeypatch.setenv("CAMSCAN_EST_PASSWORD", server.password)
+        issuers = write_issuers(
+            tmp_path,
+            f"""[issuer.corp]
+kind = "est"
+url = "{server.url}"
+server_ca = "{tmp_path / "pin.pem"}"
+username = "{server.username}"
+password_env = "CAMSCAN_EST_PASSWORD"
+""",
+        )
+        assert apply_with(run, "corp", issuers) == 0
+        old = served(run, "cam")
+        config = audit_config(tmp_path, run, tmp_path / "est-root.pem", issuers, renew=True)
+        later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=75)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        out = renew_once(run, config, later, capsys)
+    assert "renewal: fixed" in out and "not revoked (est cannot)" in out, out
+    assert served(run, "cam").serial_number != old.serial_number
+    assert [r for r in server.requests if r.startswith("POST")] == [
+        "POST /.well-known/est/simpleenroll",
+        "POST /.well-known/est/simplereenroll",
+    ]
+
+
+def test_the_site_ca_renews_too_and_says_revocation_waits_for_its_inventory(
+    make_run: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]  # noqa: F811
+) -> None:
+    run = make_run(DeviceSpec("hikvision", "expired", name="cam"))
+    assert run.fix("--apply", "--yes", "--user", "admin") == 0
+    old = served(run, "cam")
+    config = audit_config(tmp_path, run, run.ca.cert_path, None, renew=True, name="local")
+    # The site CA issues for 398 days: 380 days on, the certificate is inside the window.
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=380)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = renew_once(run, config, later, capsys)
+    assert "renewal: fixed" in out and "not revoked (local cannot)" in out, out
+    new = served(run, "cam")
+    assert new.serial_number != old.serial_number and new.issuer == run.ca.certificate.subject
