@@ -80,6 +80,7 @@ class ESTIssuer:
         self.username, self._password = username, password
         self.timeout, self.max_wait = timeout, max_wait
         self.roots = list(roots)
+        self._client_cert = client_cert is not None
         try:
             context = ssl.create_default_context(cafile=str(server_ca))
             if client_cert is not None:
@@ -167,8 +168,9 @@ class ESTIssuer:
         raise IssuerError("config", f"{self.name}: EST has no revocation (RFC 7030); revoke at the CA")
 
     def describe(self) -> str:
-        auth = [w for w, on in (("HTTP Basic", self.username), ("client certificate", self._context)) if on]
-        return f"est: {self.base} ({', '.join(auth[:1]) if self.username else 'client certificate or none'})"
+        methods = (("HTTP Basic", self.username), ("client certificate", self._client_cert))
+        auth = [w for w, on in methods if on]
+        return f"est: {self.base} ({' and '.join(auth)})"
 
     async def test(self) -> str:
         cas = await self.cacerts()

@@ -55,6 +55,10 @@ def test_openssl_ca_reissues_expired_and_stale_devices_and_the_rescan_is_clean(
     assert apply_with(run, "corp", issuers_file(tmp_path, ca)) == 0
     assert_all_fixed_by(run, ca.ca.cert.subject.rfc4514_string())
     assert len(ca.index()) == len(run.lab.devices)  # openssl recorded every certificate it issued
+    # The plan names the issuer, not the site CA, in its summary and its commands.
+    step = next(iter(run.outcomes().values()))["steps"][0]
+    assert "from issuer corp" in step["summary"] and "--issuer corp --issuers" in step["commands"][0]
+    assert not any("camscan ca " in c for c in step["commands"])
     issued = [line for line in run.audit_log() if line["action"] in ("sign-csr", "issue")]
     assert {line["issuer"] for line in issued} == {"corp"}
     # The lifetime asked (days = 90) is the lifetime openssl gave.

@@ -168,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
             user=args.user or "admin",
             move_to_site_ca=args.move_to_site_ca,
             driver=args.driver,
+            issuer=None if args.issuer == "local" else args.issuer,
+            issuers=args.issuers,
         ),
     )
     out = sys.stderr if args.json == "-" else sys.stdout
