@@ -56,17 +56,33 @@ def plan_renewals(
     *,
     issuer: str,
     renew_before_days: int = DEFAULT_RENEW_BEFORE_DAYS,
+    renew_before_fraction: float | None = None,
 ) -> list[DevicePlan]:
+    """`renew_before_fraction` (0-1): also renew once less than that share of the certificate's
+    lifetime is left (0.33 renews a 90-day certificate 30 days ahead, a 398-day one 131 days
+    ahead); whichever window is wider applies."""
     plans = []
     for obs in sorted(audit.scan.observations, key=lambda o: o.endpoint.sort_key):
-        plan = _renewal(obs, audit, anchors, issuer, renew_before_days)
+        plan = _renewal(obs, audit, anchors, issuer, renew_before_days, renew_before_fraction)
         if plan is not None:
             plans.append(plan)
     return plans
 
 
+def window_days(leaf: x509.Certificate, days: int, fraction: float | None) -> float:
+    if fraction is None:
+        return float(days)
+    lifetime = (leaf.not_valid_after_utc - leaf.not_valid_before_utc).total_seconds() / 86400
+    return max(float(days), fraction * lifetime)
+
+
 def _renewal(
-    obs: Observation, audit: AuditResult, anchors: Sequence[x509.Certificate], issuer: str, window: int
+    obs: Observation,
+    audit: AuditResult,
+    anchors: Sequence[x509.Certificate],
+    issuer: str,
+    days: int,
+    fraction: float | None,
 ) -> DevicePlan | None:
     if not obs.chain_der:
         return None
@@ -77,6 +93,7 @@ def _renewal(
     if not issued_through(chain, anchors):
         return None
     left = days_left(chain[0], audit.as_of)
+    window = window_days(chain[0], days, fraction)
     if left > window:
         return None
     ips, dns = device_names(obs.endpoint)
@@ -85,7 +102,7 @@ def _renewal(
     step = Step(
         Strategy.RENEW,
         Action.REISSUE,
-        f"renew: the certificate from issuer {issuer} {when} (renewal window {window} days); a new "
+        f"renew: the certificate from issuer {issuer} {when} (renewal window {window:.0f} days); a new "
         f"one from {issuer} is installed beside it, switched to once it verifies, and the old one "
         "revoked where the issuer can",
         True,

@@ -63,7 +63,11 @@ def renew(cfg: AuditConfig, audit: AuditResult) -> Renewals | None:
     issuer = build(section.name, file, ca_dir=str(section.ca) if section.ca else None, interactive=False)
     anchors = runtime.run(issuer.trust_anchors)
     plans = plan_renewals(
-        audit, anchors, issuer=section.name, renew_before_days=section.renew_before_days
+        audit,
+        anchors,
+        issuer=section.name,
+        renew_before_days=section.renew_before_days,
+        renew_before_fraction=section.renew_before_fraction,
     )
     if not cfg.fix.renew or not plans:
         return Renewals(tuple(plans), (), False)

@@ -5,6 +5,7 @@
     file = "issuers.toml"
     ca = "site-ca"                # the site CA (for local; also the default state directory)
     renew_before_days = 30
+    renew_before_fraction = 0.33  # optional: or a third of the lifetime, whichever is wider
 
     [fix]
     renew = true                  # apply renewals (only renewals); off by default
@@ -23,7 +24,7 @@ from typing import Any
 from camscan.config_model import FixSection, IssuerSection
 from camscan.config_reader import Reader, Where, check_keys
 
-_ISSUER = ("name", "file", "ca", "renew_before_days")
+_ISSUER = ("name", "file", "ca", "renew_before_days", "renew_before_fraction")
 _FIX = ("renew", "user", "credentials", "state", "parallel")
 
 
@@ -38,7 +39,11 @@ def issuer_section(where: Where, top: Reader, base: Path) -> IssuerSection | Non
         file=r.path("file"),
         ca=r.path("ca"),
         renew_before_days=r.integer("renew_before_days", 30, minimum=1, maximum=397) or 30,
+        renew_before_fraction=r.number("renew_before_fraction", None),
     )
+    fraction = section.renew_before_fraction
+    if fraction is not None and not 0 < fraction < 1:
+        raise where.fail("[issuer] renew_before_fraction", "a share of the lifetime, between 0 and 1")
     if section.file is not None and not section.file.is_file():
         raise where.fail("[issuer] file", f"{section.file} does not exist")
     if section.name == "local" and section.ca is None:

@@ -114,6 +114,7 @@ class IssuerSection:
     file: Path | None = None  # the issuer file (--issuers)
     ca: Path | None = None  # the site CA directory, for `local`
     renew_before_days: int = 30
+    renew_before_fraction: float | None = None  # or a share of the lifetime, whichever is wider
 
 
 @dataclass(frozen=True)

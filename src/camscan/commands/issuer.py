@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from camscan import runtime
     from camscan.errors import EXIT_RUNTIME
     from camscan.remediate.issuers.base import IssuerError
-    from camscan.remediate.issuers.config import build, read_file
+    from camscan.remediate.issuers.config import build, read_file, secrets_of
     from camscan.termtext import sanitize
 
     file = read_file(args.issuers) if args.issuers else None
@@ -55,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
             return False, str(exc)
 
     ok, line = runtime.run(check)
+    for secret in secrets_of(issuer):  # a server may echo what it was sent
+        line = line.replace(secret, "<redacted>")
     if not ok:
         print(f"{name}: FAILED: {sanitize(line)}", file=sys.stderr)
         return EXIT_RUNTIME
