@@ -7,9 +7,10 @@ never become shell syntax. Placeholders, each replaced inside its word:
     {ip}   the device's IP address(es), comma-separated
     {dns}  its DNS name(s), comma-separated (a word that is only {dns} is dropped when empty)
     {san}  both as an openssl SAN list: IP:192.0.2.10,DNS:cam-1.example.net
-    {days} the lifetime in days
+    {days} the lifetime in days         ({{ and }} are literal braces)
 
-The same values are in the command's environment as CAMSCAN_CSR, CAMSCAN_OUT, CAMSCAN_IP,
+The command inherits camscan's environment without any CAMSCAN_* variable (the device password
+is one); the same values are in its environment as CAMSCAN_CSR, CAMSCAN_OUT, CAMSCAN_IP,
 CAMSCAN_DNS, CAMSCAN_SAN and CAMSCAN_DAYS (an openssl config reads `${ENV::CAMSCAN_SAN}`).
 The command must exit 0 within `timeout` seconds and leave the certificate (and optionally its
 chain) in {out}; otherwise its exit status and the last line of its stderr are reported.
@@ -70,6 +71,12 @@ def expand(words: Sequence[str], values: Mapping[str, str]) -> list[str]:
     return argv
 
 
+def _inherited() -> dict[str, str]:
+    """camscan's environment minus its own variables: the device password ($CAMSCAN_PASSWORD)
+    and issuer secrets named CAMSCAN_* are nobody else's business."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("CAMSCAN_")}
+
+
 class CommandIssuer:
     kind = "command"
     needs_csr_names = False  # the template receives the names itself
@@ -118,7 +125,7 @@ class CommandIssuer:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
-                env={**os.environ, **env},
+                env={**_inherited(), **env},
                 cwd=self.cwd,
                 start_new_session=True,  # the whole group is killed on a timeout
             )

@@ -106,3 +106,24 @@ def test_issuer_test_signs_a_throw_away_csr_or_says_what_is_wrong(
     assert err == "hangs: FAILED: issuer timeout: hangs: sleep did not finish within 1 s (killed)"
     assert main(["issuer", "test", "nope", "--issuers", str(path)]) == 2
     assert "unknown issuer 'nope'" in capsys.readouterr().err
+
+
+def test_the_command_never_sees_the_device_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    import trio
+
+    from camscan import pki
+    from camscan.remediate.issuers.base import Enrolment, IssuerError
+    from camscan.remediate.issuers.command import CommandIssuer
+
+    monkeypatch.setenv("CAMSCAN_PASSWORD", "Device-Pw-123")
+    monkeypatch.setenv("CAMSCAN_EST_PASSWORD", "Est-Pw-456")
+    probe = (
+        "sh -c 'env | grep -q Pw- && {{ echo leaked >&2; exit 9; }}; "
+        "[ \"$CAMSCAN_SAN\" = IP:192.0.2.7 ] || exit 8; echo no certificate >&2; exit 3'"
+    )
+    issuer = CommandIssuer("probe", probe, timeout=10)
+    key = pki.new_key("ec-p256")
+    enrolment = Enrolment(pki.make_csr(key, common_name="cam", ips=["192.0.2.7"]), ("192.0.2.7",), (), 30)
+    with pytest.raises(IssuerError) as caught:
+        trio.run(issuer.issue, enrolment)
+    assert str(caught.value) == "issuer refused: probe: sh exited 3: no certificate"
