@@ -108,9 +108,11 @@ class ACMEIssuer:
 
     # --- the library's blocking calls, bounded and mapped to IssuerError -----------------------
 
-    async def _call(self, what: str, fn: Callable[..., T], *args: Any) -> T:
+    async def _call(self, what: str, fn: Callable[..., T], *args: Any, grace: float = 0.0) -> T:
+        """`fn(*args)` in a worker thread, within `timeout` (+ `grace` for a call that has a
+        deadline of its own, so its own, clearer error comes first)."""
         try:
-            with trio.fail_after(self.timeout):
+            with trio.fail_after(self.timeout + grace):
                 return await trio.to_thread.run_sync(lambda: fn(*args), abandon_on_cancel=True)
         except trio.TooSlowError:
             raise IssuerError(
@@ -224,9 +226,9 @@ class ACMEIssuer:
             ):
                 for challb, response in answers:
                     await self._call("answer challenge", client.answer_challenge, challb, response)
-                order = await self._call("finalize", client.poll_and_finalize, order, deadline)
+                order = await self._call("finalize", client.poll_and_finalize, order, deadline, grace=30)
         else:
-            order = await self._call("finalize", client.finalize_order, order, deadline)
+            order = await self._call("finalize", client.finalize_order, order, deadline, grace=30)
         if not order.fullchain_pem:
             raise IssuerError("protocol", f"{self.name}: the order completed without a certificate")
         return parse_pem_chain(order.fullchain_pem.encode(), self.name)
