@@ -26,6 +26,7 @@ Relative paths are relative to the issuer file. `local` is always defined: the s
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -70,6 +71,7 @@ KEYS: dict[str, set[str]] = {
     },
 }
 SECRET_KEYS = {"password", "eab_hmac", "token", "secret"}
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")  # it names files (the roots, the account key)
 
 
 class IssuerFile:
@@ -98,6 +100,8 @@ def read_file(path: str | os.PathLike[str]) -> IssuerFile:
         raise UsageError(f"{file}: [issuer.NAME] tables expected")
     for name, section in issuers.items():
         where = f"{file} [issuer.{name}]"
+        if not NAME.fullmatch(name):
+            raise UsageError(f"{where}: an issuer name is letters, digits, '.', '_' and '-'")
         if not isinstance(section, dict):
             raise UsageError(f"{where}: expected a table")
         kind = section.get("kind")

@@ -175,3 +175,19 @@ def test_a_password_in_the_issuer_file_is_refused(tmp_path: Path, capsys: pytest
     err = capsys.readouterr().err
     assert "does not belong in the issuer file" in err and "hunter2" not in err
     assert os.environ.get("CAMSCAN_EST_PASSWORD") is None
+
+
+def test_bad_issuer_files_get_one_line_each(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cases = {
+        '[issuer."../x"]\nkind = "command"\ncommand = "true"\n': "an issuer name is letters",
+        '[issuer.x]\nkind = "scep"\n': "kind must be one of local, command, est, acme",
+        '[issuer.x]\nkind = "command"\ncommand = "ca {csr} {nope}"\n': "unknown placeholder in '{nope}'",
+        '[issuer.x]\nkind = "est"\nurl = "https://127.0.0.1/"\nserver_ca = "ca.pem"\n': "set username",
+        '[issuer.x]\nkind = "command"\ncomand = "true"\n': "unknown key(s) comand",
+        "[issuer.x\n": "not valid TOML",
+    }
+    for text, words in cases.items():
+        path = write_issuers(tmp_path, text)
+        assert main(["issuer", "test", "x", "--issuers", str(path)]) == 2, text
+        err = capsys.readouterr().err
+        assert words in err and len(err.strip().splitlines()) == 1, (text, err)
