@@ -154,16 +154,16 @@ class ACMEIssuer:
             key = serialization.load_pem_private_key(pem, password=None)
         else:
             key = ec.generate_private_key(ec.SECP256R1())
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_bytes_atomic(
-                path,
-                key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                ),
-                mode=0o600,
+            pem = key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_bytes_atomic(path, pem, mode=0o600)
+            except OSError as exc:
+                raise IssuerError(
+                    "config", f"{self.name}: cannot write the account key {path} ({exc.strerror})"
+                ) from None
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise IssuerError("config", f"{self.name}: account_key must be an EC P-256 key")
         return JWKEC(key=key)
