@@ -191,3 +191,24 @@ def test_bad_issuer_files_get_one_line_each(tmp_path: Path, capsys: pytest.Captu
         assert main(["issuer", "test", "x", "--issuers", str(path)]) == 2, text
         err = capsys.readouterr().err
         assert words in err and len(err.strip().splitlines()) == 1, (text, err)
+
+
+def test_another_issuer_needs_no_site_ca_only_a_state_directory(
+    make_run: Any, est: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("CAMSCAN_EST_PASSWORD", EST_PASSWORD)
+    server, pin = est()
+    run = make_run(DeviceSpec("dahua", "expired", name="cam"))
+    args = run.args("--apply", "--yes", "--user", "admin", "--issuer", "corp-est",
+                    "--issuers", str(est_file(tmp_path, server.url, pin)))
+    at = args.index("--ca")
+    del args[at : at + 2]  # no site CA at all
+    assert main(args) == 2
+    assert "needs --state DIR" in capsys.readouterr().err
+    state = tmp_path / "state"
+    assert main([*args, "--state", str(state)]) == 0
+    assert run.outcomes()[run.lab.device("cam").ip]["outcome"]["status"] == "fixed"
+    assert (state / "audit.log").stat().st_mode & 0o777 == 0o600
+    assert (state / "issuer-corp-est-roots.pem").read_bytes() == server.ca.cert_pem  # from /cacerts
+    assert list((state / "backups").iterdir())  # the replaced certificate, kept
