@@ -5,8 +5,10 @@ copy of the certificate it serves, set the clock, install a new certificate, reb
 for the device to come back. The new certificate is installed the way that keeps the old one
 serving until the switch: a key made on the device with a CSR the site CA signs (refused when
 the CSR names another device), else a key made here and uploaded; the switch itself is one API
-call. Afterwards camscan checks over TLS that the device serves what was installed, and rolls
-back where the API allows if it does not.
+call. The certificate comes from the chosen issuer (camscan.remediate.issuers: the site CA,
+a command-line CA, EST or ACME); what it returns is checked (the CSR's key, the device's names)
+before anything is installed. Afterwards camscan checks over TLS that the device serves what
+was installed, and rolls back where the API allows if it does not.
 
 Devices run in parallel up to `parallel` (cameras are fragile); a rescan afterwards (by the
 caller) decides fixed / not fixed.
@@ -21,13 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import trio
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from camscan import pki
 from camscan.atomic import write_bytes_atomic
 from camscan.errors import CamscanError
 from camscan.model import Endpoint, ProbeFailure
 from camscan.remediate.auditlog import AuditLog
-from camscan.remediate.ca import LocalCA
+from camscan.remediate.ca import MAX_DAYS
 from camscan.remediate.drivers import make_driver
 from camscan.remediate.drivers.base import (
     Credentials,
@@ -37,7 +41,8 @@ from camscan.remediate.drivers.base import (
     Session,
     leaf_sha256,
 )
-from camscan.remediate.model import Action, DevicePlan, Outcome, Status
+from camscan.remediate.issuers.base import Enrolment, Issuer, check_issued, csr_names, wanted_names
+from camscan.remediate.model import Action, DevicePlan, Outcome, Status, Strategy
 from camscan.remediate.plan import guess_driver
 from camscan.scanner.tls_probe import ProbeSettings, probe
 
@@ -54,6 +59,7 @@ class ApplyOptions:
     connect_timeout: float = 3.0
     handshake_timeout: float = 5.0
     ntp_server: str | None = None  # --ntp-server: where a device on NTP with a wrong clock points it
+    days: int = MAX_DAYS  # the lifetime asked of the issuer
 
 
 @dataclass
@@ -112,13 +118,15 @@ def _identity(driver_name: str, facts: DeviceFacts, port: int) -> str:
 async def _reissue(
     driver: Driver,
     plan: DevicePlan,
-    ca: LocalCA,
+    issuer: Issuer,
     session: Session,
     progress: _Progress,
     log: Callable[..., None],
-    identity: str,
+    days: int,
+    renewal: bool = False,
+    identity: str | None = None,
 ) -> bytes:
-    """Install a site-CA certificate; returns the new leaf (DER)."""
+    """Install a certificate from the issuer; returns the new leaf (DER)."""
     common_name = plan.dns[0] if plan.dns else plan.ips[0]
     try:
         csr = await driver.create_csr(common_name, plan.ips, plan.dns)
@@ -127,27 +135,47 @@ async def _reissue(
             raise
         csr = None
         log("create-csr", "unsupported", detail=str(exc))
+    if csr is not None and issuer.needs_csr_names and not _names_in(csr, plan):
+        # ACME and EST certify what the CSR asks; ONVIF and ISAPI CSRs cannot carry a SAN.
+        log(
+            "create-csr",
+            "no-names",
+            detail=f"the device's CSR lacks its names and {issuer.kind} certifies only what a CSR asks: "
+            "key made here instead",
+        )
+        csr = None
+    key = None
     if csr is not None:
         log("create-csr", "ok")
-        # Refused (CSRMismatch / SigningRefused) unless the device's own names and clean by the rules.
-        cert = ca.sign_csr(csr, plan.ips, plan.dns, identity=identity)
-        log("sign-csr", "ok", serial=f"{cert.serial_number:x}")
-        session.pins.add(leaf_sha256(cert.public_bytes(serialization.Encoding.DER)))
-        await driver.install_signed([cert, *ca.chain])
+    else:
+        key = pki.new_key("ec-p256")
+        csr = pki.make_csr(key, common_name=common_name, ips=plan.ips, dns=plan.dns)
+    enrolment = Enrolment(csr, plan.ips, plan.dns, days, renewal, identity=identity)
+    # IssuerError / CSRMismatch: refused, nothing installed.
+    chain = await issuer.issue(enrolment)
+    check_issued(chain, enrolment, issuer.name)
+    cert = chain[0]
+    log("sign-csr" if key is None else "issue", "ok", serial=f"{cert.serial_number:x}", issuer=issuer.name)
+    session.pins.add(leaf_sha256(cert.public_bytes(serialization.Encoding.DER)))
+    if key is None:
+        await driver.install_signed(chain)
         progress.actions.append("reissue (on-device key + CSR)")
     else:
-        issued = ca.issue(plan.ips, plan.dns, identity=identity)
-        cert = issued.cert
-        session.pins.add(leaf_sha256(issued.cert_der))
-        await driver.upload([cert, *ca.chain], issued.key)
+        await driver.upload(chain, key)
         progress.actions.append("reissue (key made here, uploaded)")
     progress.changed = True
     log("install", "ok")
     return cert.public_bytes(serialization.Encoding.DER)
 
 
+def _names_in(csr: x509.CertificateSigningRequest, plan: DevicePlan) -> bool:
+    ips, dns = csr_names(csr)
+    want_ips, want_dns = wanted_names(plan.ips, plan.dns)
+    return want_ips <= ips and want_dns <= dns
+
+
 async def apply_one(
-    plan: DevicePlan, ca: LocalCA, credentials: Credentials, options: ApplyOptions, audit: AuditLog
+    plan: DevicePlan, issuer: Issuer, credentials: Credentials, options: ApplyOptions, audit: AuditLog
 ) -> Outcome:
     endpoint, driver_name = plan.endpoint, plan.driver or "onvif"
     ask_device = plan.driver is None
@@ -192,7 +220,10 @@ async def apply_one(
                 log("set-clock", "ok", detail=done)
             elif step.action == Action.REISSUE:
                 identity = _identity(driver_name, facts, endpoint.port)
-                new_leaf = await _reissue(driver, plan, ca, session, progress, log, identity)
+                renewal = step.strategy == Strategy.RENEW
+                new_leaf = await _reissue(
+                    driver, plan, issuer, session, progress, log, options.days, renewal, identity
+                )
 
                 def serves_new(leaf: bytes | None, want: bytes = new_leaf) -> bool:
                     return leaf == want
@@ -213,6 +244,8 @@ async def apply_one(
                         + ("; rolled back to the previous one" if rolled else ""),
                     )
                 log("verify", "ok")
+                if renewal and before is not None:
+                    await _supersede(issuer, before, progress, log)
             elif step.action == Action.REBOOT:
                 await driver.reboot()
                 progress.actions.append("reboot")
@@ -221,22 +254,12 @@ async def apply_one(
                 await _wait_reboot(endpoint, before, options)
                 log("reboot", "back")
     except DriverError as exc:
-        state = (
-            "changed before the failure: " + ", ".join(progress.actions)
-            if progress.changed
-            else "device unchanged"
-        )
         log("failed", exc.kind, detail=str(exc))
         manual = "; the plan's manual steps apply" if exc.kind == "unsupported" else ""
-        return outcome(Status.FAILED, f"{exc} ({state}){manual}")
-    except CamscanError as exc:  # the site CA refused to sign: no certificate was installed
-        log("failed", "refused", detail=str(exc))
-        state = (
-            "no certificate installed; changed before: " + ", ".join(progress.actions)
-            if progress.changed
-            else "device unchanged"
-        )
-        return outcome(Status.FAILED, f"{exc} ({state})")
+        return outcome(Status.FAILED, f"{exc} ({_state(progress)}){manual}")
+    except CamscanError as exc:  # the issuer refused or failed: nothing was installed
+        log("failed", getattr(exc, "kind", "refused"), detail=str(exc))
+        return outcome(Status.FAILED, f"{exc} ({_state(progress)})")
     except StepFailed as exc:
         log("failed", "timeout", detail=str(exc))
         return outcome(Status.FAILED, f"the device did not come back after the reboot: {exc}")
@@ -248,6 +271,38 @@ async def apply_one(
         with trio.CancelScope(shield=True):
             await session.aclose()
     return outcome(Status.FIXED, "applied: " + ", ".join(progress.actions))
+
+
+async def _supersede(issuer: Issuer, old_der: bytes, progress: _Progress, log: Callable[..., None]) -> None:
+    """After a verified renewal: revoke the certificate it replaced, where the issuer can.
+
+    A revocation that fails does not undo the renewal (the device serves a good certificate);
+    it is logged and reported for a person. Removing the superseded certificate from the
+    device's keystore needs a delete call in each device driver, which the drivers do not offer
+    yet: it stays on the device, unbound, and the audit log says so. For the site CA
+    (`local`), revocation waits on its issuance inventory: LocalIssuer.revoke is the hook.
+    """
+    old = x509.load_der_x509_certificate(old_der)
+    serial = f"{old.serial_number:x}"
+    log("remove-superseded", "manual", serial=serial, detail="the driver has no delete call: left unbound")
+    if not issuer.supports_revoke:
+        log("revoke", "unsupported", serial=serial, detail=f"{issuer.kind} cannot revoke through camscan")
+        progress.actions.append(f"superseded {serial} not revoked ({issuer.kind} cannot)")
+        return
+    try:
+        await issuer.revoke(old, "superseded")
+    except CamscanError as exc:
+        log("revoke", getattr(exc, "kind", "failed"), serial=serial, detail=str(exc))
+        progress.actions.append(f"superseded {serial} NOT revoked: {exc}")
+        return
+    log("revoke", "ok", serial=serial, reason="superseded")
+    progress.actions.append(f"superseded {serial} revoked")
+
+
+def _state(progress: _Progress) -> str:
+    if progress.changed:
+        return "changed before the failure: " + ", ".join(progress.actions)
+    return "device unchanged"
 
 
 def _pem(der: bytes) -> bytes:
@@ -273,7 +328,7 @@ async def _wait_reboot(endpoint: Endpoint, before: bytes | None, options: ApplyO
 
 async def apply_plans(
     plans: Sequence[DevicePlan],
-    ca: LocalCA,
+    issuer: Issuer,
     credentials_for: Callable[[str], Credentials],
     options: ApplyOptions,
     audit: AuditLog,
@@ -295,7 +350,7 @@ async def apply_plans(
                     plan.driver,
                 )
             else:
-                result = await apply_one(plan, ca, credentials_for(plan.endpoint.address), options, audit)
+                result = await apply_one(plan, issuer, credentials_for(plan.endpoint.address), options, audit)
             if result.status == Status.FAILED and options.stop_on_failure:
                 stopped = True
             outcomes[plan.endpoint] = result

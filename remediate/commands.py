@@ -25,6 +25,8 @@ class Context:
     driver: str | None
     ca_dir: str
     user: str
+    issuer: str | None = None  # not the site CA: `--issuer NAME --issuers FILE`
+    issuers: str | None = None
 
     @property
     def host(self) -> str:
@@ -52,13 +54,20 @@ def san_text(ctx: Context) -> str:
 
 def apply_command(ctx: Context) -> tuple[str, ...]:
     target = ctx.endpoint.server_name or ctx.endpoint.address
+    where = (
+        f"--issuer {q(ctx.issuer)}" + (f" --issuers {q(ctx.issuers)}" if ctx.issuers else "")
+        if ctx.issuer
+        else f"--ca {q(ctx.ca_dir)}"
+    )
     return (
         f"CAMSCAN_PASSWORD=... camscan fix {q(target)} -p {ctx.endpoint.port} --apply "
-        f"--ca {q(ctx.ca_dir)} --user {q(ctx.user)}" + (f" --driver {ctx.driver}" if ctx.driver else ""),
+        f"{where} --user {q(ctx.user)}" + (f" --driver {ctx.driver}" if ctx.driver else ""),
     )
 
 
 def reissue_commands(ctx: Context) -> tuple[str, ...]:
+    if ctx.issuer:
+        return (*apply_command(ctx), f"camscan issuer test {q(ctx.issuer)}  # first: does the issuer work?")
     out = q(f"{ctx.ca_dir}/devices/{ctx.stem}")
     return (
         *apply_command(ctx),
@@ -92,9 +101,14 @@ def reissue_openssl(ctx: Context) -> tuple[str, ...]:
         f"subjectAltName={san_text(ctx)}\\nextendedKeyUsage=serverAuth\\n"
         "basicConstraints=critical,CA:FALSE\\nkeyUsage=critical,digitalSignature"
     )
-    return (
+    request = (
         f"openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout {stem}.key "
-        f"-out {stem}.csr -subj {q('/CN=' + cn)} -addext {q('subjectAltName=' + san_text(ctx))}",
+        f"-out {stem}.csr -subj {q('/CN=' + cn)} -addext {q('subjectAltName=' + san_text(ctx))}"
+    )
+    if ctx.issuer:
+        return (request, f"# then submit {stem}.csr to issuer {ctx.issuer} as that PKI documents")
+    return (
+        request,
         f"openssl x509 -req -in {stem}.csr -CA {ca}/ca.pem -CAkey {ca}/ca.key -CAcreateserial "
         f"-out {stem}.crt -days 397 -sha256 -extfile <(printf {q(ext)})",
         f"openssl x509 -in {stem}.crt -outform DER -out {stem}.der  # for devices that take DER only",

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from camscan.model import AuditResult, Endpoint
 from camscan.remediate.apply import ApplyOptions, apply_plans, judge_outcomes
 from camscan.remediate.auditlog import AuditLog
-from camscan.remediate.ca import LocalCA
 from camscan.remediate.drivers.base import Credentials
+from camscan.remediate.issuers.base import Issuer
 from camscan.remediate.model import DevicePlan, Outcome, Status
 
 
@@ -42,14 +42,14 @@ def answering(audit: AuditResult) -> set[Endpoint]:
 
 async def apply_and_rescan(
     plans: Sequence[DevicePlan],
-    ca: LocalCA,
+    issuer: Issuer,
     credentials_for: Callable[[str], Credentials],
     options: ApplyOptions,
     log: AuditLog,
     rescan: Callable[[], Awaitable[AuditResult]],
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> LoopResult:
-    applied = await apply_plans(plans, ca, credentials_for, options, log, on_outcome=on_outcome)
+    applied = await apply_plans(plans, issuer, credentials_for, options, log, on_outcome=on_outcome)
     after = await rescan()
     outcomes = judge_outcomes(applied, plans, findings_by_endpoint(after), answering(after))
     return LoopResult(tuple(outcomes), after)

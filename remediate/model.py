@@ -20,6 +20,7 @@ class Strategy(enum.StrEnum):
     NEW_KEY = "new-key"  # shared or factory-default key: re-issue with a key of the device's own
     INTERMEDIATE = "intermediate"  # leaf-only device: site-CA route or intermediate on clients
     MANUAL = "manual"  # nothing camscan can do through an API: the steps a person takes
+    RENEW = "renew"  # a certificate from the configured issuer entering its renewal window
 
 
 class Action(enum.StrEnum):

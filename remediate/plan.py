@@ -53,6 +53,8 @@ class PlanOptions:
     # to the site CA instead (Solution 2).
     move_to_site_ca: bool = False
     driver: str | None = None  # forced driver (--driver)
+    issuer: str | None = None  # --issuer NAME when not the site CA
+    issuers: str | None = None  # --issuers FILE
 
 
 def guess_driver(vendor: str | None) -> str | None:
@@ -100,7 +102,14 @@ def plan_device(
     driver = options.driver or guess_driver(vendor)
     ips, dns = device_names(endpoint)
     ctx = cmd.Context(
-        endpoint=endpoint, ips=ips, dns=dns, driver=driver, ca_dir=options.ca_dir, user=options.user
+        endpoint=endpoint,
+        ips=ips,
+        dns=dns,
+        driver=driver,
+        ca_dir=options.ca_dir,
+        user=options.user,
+        issuer=options.issuer,
+        issuers=options.issuers,
     )
     rule_ids = tuple(sorted({f.rule_id for f in findings}))
     firmware_ca = built_in_ca(findings)
@@ -230,6 +239,12 @@ def _reissue_step(ctx: cmd.Context, rule_ids: set[str]) -> Step:
             "certificate (OpenMV TLS guide): re-issue it straight from the site CA, whose root the "
             "clients import, so no intermediate is needed (or install the intermediate on "
             "every client)",
+        )
+    elif ctx.issuer:
+        strategy, summary = (
+            Strategy.REISSUE,
+            f"re-issue the certificate from issuer {ctx.issuer} for the device's address "
+            "(key made on the device where it can, checked before it is installed) and install it",
         )
     else:
         strategy, summary = (

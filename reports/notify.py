@@ -40,11 +40,15 @@ class Notification:
     # With [report] plan = true: how many devices have a fix plan ("devices") and how many of
     # those `camscan fix --apply` could fix through the device API ("automatic").
     plan: Mapping[str, int] | None = None
+    # With [fix] renew = true: one entry per renewal tried ({"endpoint", "status", "reason"}).
+    renewals: tuple[Mapping[str, str], ...] | None = None
 
     def payload(self) -> dict[str, Any]:
         payload = self._payload()
         if self.plan is not None:
             payload["plan"] = dict(self.plan)
+        if self.renewals is not None:
+            payload["renewals"] = [dict(r) for r in self.renewals]
         return payload
 
     def _payload(self) -> dict[str, Any]:
@@ -69,7 +73,17 @@ class Notification:
             f"({r.by_severity.get('error', 0)} errors, {r.by_severity.get('warning', 0)} warnings, "
             f"{r.by_severity.get('notice', 0)} notices)\n\n"
         )
-        return head + render_text(self.diff) + self._plan_text()
+        return head + render_text(self.diff) + self._plan_text() + self._renewal_text()
+
+    def _renewal_text(self) -> str:
+        if not self.renewals:
+            return ""
+        words = {"fixed": "renewed", "failed": "renewal FAILED", "skipped": "not renewed"}
+        lines = [
+            f"  {words.get(r['status'], r['status'])}: {r['endpoint']}: {sanitize(r['reason'], max_len=300)}"
+            for r in self.renewals
+        ]
+        return "\nRenewals:\n" + "\n".join(lines) + "\n"
 
     def _plan_text(self) -> str:
         if self.plan is None:

@@ -430,6 +430,24 @@ def _cases() -> list[Case]:
             EXIT_INTERRUPTED,
             interrupt_after=1.5,
         ),
+        # --- issuer ---
+        Case("issuer-missing-file", ("issuer", "list", "--issuers", "nofile.toml"), EXIT_USAGE, "nofile"),
+        Case("issuer-bad-file", ("issuer", "list", "--issuers", f"{f}/issuers-bad.toml"), EXIT_USAGE),
+        Case("issuer-unknown-name", ("issuer", "test", "nobody", "--issuers", f"{f}/issuers.toml"), 2),
+        Case("issuer-local-missing-ca", ("issuer", "test", "--ca", "nodir"), EXIT_USAGE, "nodir"),
+        Case("issuer-non-utf8-name", ("issuer", "test", NOT_UTF8, "--issuers", f"{f}/issuers.toml"), 2),
+        Case(
+            "issuer-list-closed-stdout",
+            ("issuer", "list", "--issuers", f"{f}/issuers.toml"),
+            SIGPIPE_EXIT,
+            stdout_closed=True,
+        ),
+        Case(
+            "issuer-test-hanging-command-interrupted",
+            ("issuer", "test", "slow", "--issuers", f"{f}/issuers.toml"),
+            EXIT_INTERRUPTED,
+            interrupt_after=1.5,
+        ),
         # --- merge ---
         Case("merge-missing-file", ("merge", "nofile.json"), EXIT_USAGE, "nofile.json"),
         Case("merge-not-a-report", ("merge", f"{f}/cert.pem"), EXIT_USAGE),
@@ -625,6 +643,14 @@ jsonl = "{name}.jsonl"
     (f / "bad.toml").write_text('[scan]\ntargets = ["127.0.0.1"]\nconcurrency = -5\n')
     worker = f'[worker]\nsite = "north"\nallow = ["127.0.0.0/24"]\n\n[broker]\nurl_file = "{f}/broker-url"\n'
     (f / "worker.toml").write_text(worker)
+    # A command CA that hangs: `issuer test` waits on it until interrupted.
+    (f / "issuers.toml").write_text(
+        '[issuer.slow]\nkind = "command"\n'
+        + f'command = "{sys.executable} -c \'import time; time.sleep(30)\' '
+        + '{csr} {out}"\n'
+        + f'roots = "{f}/cert.pem"\ntimeout = 60\n'
+    )
+    (f / "issuers-bad.toml").write_text('[issuer.x]\nkind = "nonsense"\n')
     (f / "worker-bad.toml").write_text('[worker]\nsite = "no spaces allowed"\nallow = []\n')
     for argv in (
         ["audit", "--config", str(f / "small.toml"), "-q", "--no-notify"],

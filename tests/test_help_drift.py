@@ -39,7 +39,8 @@ BEHAVIOUR = {
     "out": "a new temporary directory",  # demo's (lab's --out has a value)
     "log": "camscan-audit.log beside the history",
     "driver": "from what the scan learnt",
-    "audit_log": "CA_DIR/audit.log",
+    "audit_log": "STATE/audit.log",
+    "state": "the --ca directory",
     "move_to_site_ca": "trust the built-in CA on clients and reboot when the certificate is stale",
 }
 

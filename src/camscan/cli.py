@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "merge": ("camscan.commands.merge", "combine the JSON reports of --shard runs into one report"),
     "cron": ("camscan.commands.cron", "print a crontab line and systemd units for an audit config"),
     "fix": ("camscan.commands.fix", "plan a fix per device; with --apply install it and rescan"),
+    "issuer": ("camscan.commands.issuer", "the issuers of `fix --issuer`: list them, test one end to end"),
     "ca": ("camscan.commands.ca", "the site CA: init, issue, sign, csr, list, revoke, crl"),
     "worker": ("camscan.commands.worker", "serve one site's queue (Celery) for the central audit"),
 }

@@ -46,6 +46,7 @@ __all__ = [
 _TOP = (
     "scan", "trust", "thresholds", "outputs", "history", "lock", "notify", "report",
     "sites", "broker", "dispatch",  # a central audit across sites: camscan.sites.site_config
+    "issuer", "fix",  # issuers and renewal: camscan.remediate.issuers
 )
 _REPORT = ("plan", "ca")
 _SCAN = (
@@ -335,6 +336,11 @@ def parse_config(data: Mapping[str, Any], path: Path) -> AuditConfig:
     if report.ca is not None and not report.ca.is_dir():
         raise where.fail("[report] ca", f"{report.ca} is not a directory (camscan ca init --dir DIR)")
 
+    from camscan.config_fix import fix_section, issuer_section
+
+    issuer = issuer_section(where, top, base)
+    fix = fix_section(where, top, base, issuer)
+
     return AuditConfig(
         path=path,
         scan=scan,
@@ -349,6 +355,8 @@ def parse_config(data: Mapping[str, Any], path: Path) -> AuditConfig:
         email=email,
         report=report,
         sites=sites,
+        issuer=issuer,
+        fix=fix,
     )
 
 

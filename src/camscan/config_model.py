@@ -111,6 +111,28 @@ class ReportSection:
 
 
 @dataclass(frozen=True)
+class IssuerSection:
+    """[issuer]: where renewed certificates come from (`camscan fix --issuer` in the audit)."""
+
+    name: str = "local"
+    file: Path | None = None  # the issuer file (--issuers)
+    ca: Path | None = None  # the site CA directory, for `local`
+    renew_before_days: int = 30
+    renew_before_fraction: float | None = None  # or a share of the lifetime, whichever is wider
+
+
+@dataclass(frozen=True)
+class FixSection:
+    """[fix]: what the audit may change on devices. Only renewals, and only with renew = true."""
+
+    renew: bool = False
+    user: str | None = None  # device user; password from $CAMSCAN_PASSWORD
+    credentials: Path | None = None  # or a 0600 credentials file
+    state: Path | None = None  # backups and the audit log (default: the [issuer] ca directory)
+    parallel: int = 2
+
+
+@dataclass(frozen=True)
 class AuditConfig:
     path: Path
     scan: ScanSection
@@ -125,6 +147,8 @@ class AuditConfig:
     email: EmailConfig | None = None
     report: ReportSection = field(default_factory=lambda: ReportSection())
     sites: SitesConfig | None = None  # [[sites]]: a central audit across sites (camscan.sites)
+    issuer: IssuerSection | None = None
+    fix: FixSection = field(default_factory=lambda: FixSection())
 
     def rules_argv(self) -> list[str]:
         """The trust and threshold settings as `camscan scan` options (camscan.rules.options).

@@ -92,3 +92,24 @@ def test_audit_with_plan_reports_it_and_changes_no_device(
         assert main(["audit", "--config", str(config)]) == 0
         assert '<section id="fixes">' not in (tmp_path / "report.html").read_text()
         assert "fix plan:" not in capsys.readouterr().out
+
+
+async def test_webhook_and_email_body_say_what_was_renewed_and_what_failed(
+    tmp_path: Path, hook: Hook
+) -> None:
+    base = _note(tmp_path)
+    renewals = (
+        {"endpoint": "127.0.0.5:443", "status": "fixed", "reason": "applied: reissue, superseded 1f revoked"},
+        {"endpoint": "127.0.0.6:443", "status": "failed", "reason": "issuer unreachable: corp-est\x1b[31m"},
+    )
+    note = Notification(base.run, base.diff, renewals=renewals)
+    config = WebhookConfig(url=hook.url, timeout=5, retries=1, backoff=0.05)
+    with trio.fail_after(30):
+        assert await send_webhook(config, note) == 1
+    (request,) = hook.requests
+    assert json.loads(request["body"])["renewals"] == [dict(r) for r in renewals]
+    body = note.body()
+    assert "Renewals:\n  renewed: 127.0.0.5:443: applied: reissue, superseded 1f revoked" in body
+    assert "renewal FAILED: 127.0.0.6:443: issuer unreachable: corp-est" in body
+    assert "\x1b" not in body  # text from a server, sanitized for a mail body
+    assert "renewals" not in base.payload() and "Renewals" not in base.body()

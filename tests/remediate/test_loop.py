@@ -15,6 +15,7 @@ from camscan.remediate.apply import ApplyOptions
 from camscan.remediate.auditlog import AuditLog
 from camscan.remediate.ca import LocalCA
 from camscan.remediate.drivers.base import Credentials
+from camscan.remediate.issuers.local import LocalIssuer
 from camscan.remediate.loop import answering, apply_and_rescan
 from camscan.remediate.model import Status
 from camscan.remediate.plan import PlanOptions, plan_fixes
@@ -59,7 +60,7 @@ async def test_outcomes_come_from_the_rescan_and_silence_is_not_clean(tmp_path: 
             log = AuditLog(ca.directory / "audit.log", secrets=(PASSWORD,))
             try:
                 loop = await apply_and_rescan(
-                    plans, ca, lambda _address: Credentials("admin", PASSWORD),
+                    plans, LocalIssuer(ca), lambda _address: Credentials("admin", PASSWORD),
                     ApplyOptions(backup_dir=ca.directory / "backups", reboot_timeout=20),
                     log, rescan_while_one_is_down,
                 )

@@ -35,7 +35,7 @@ examples:
   camscan audit --config camscan.toml --check      # validate the config only
 
 exit codes: 0 ok, 1 findings at or above fail_on, 2 bad config, 3 run failed (corrupt history,
-notification not delivered), 4 another audit holds the lock."""
+notification not delivered, a renewal failed), 4 another audit holds the lock."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +51,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--no-notify", action="store_true", help="record and diff as usual, but send no notification"
+    )
+    parser.add_argument(
+        "--as-of",
+        metavar="DATETIME",
+        help="judge (and plan renewals) as if it were this moment (ISO-8601), e.g. to rehearse a renewal",
     )
 
 
@@ -86,6 +91,10 @@ def _print_check(cfg: AuditConfig) -> None:
         print(f"  {kind + ':':<9} {target}")
     channels = [name for name, on in (("webhook", cfg.webhook), ("e-mail", cfg.email)) if on is not None]
     print(f"  notify:   {', '.join(channels) if channels else 'none'}")
+    if cfg.issuer is not None:
+        applied = "applied ([fix] renew = true)" if cfg.fix.renew else "planned only"
+        days = cfg.issuer.renew_before_days
+        print(f"  issuer:   {cfg.issuer.name}, renew {days} days before expiry, {applied}")
 
 
 def _summary_line(run_id: int, audit: AuditResult) -> str:
@@ -140,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     namespace = option_namespace(cfg)
+    if args.as_of:
+        namespace.as_of = args.as_of
     if args.check:
         _print_check(cfg)
         return 0
@@ -193,9 +204,18 @@ def run(args: argparse.Namespace) -> int:
                     print(f"camscan: history not compacted: {exc}", file=sys.stderr)
 
         fix_plans = _plan(cfg, audit)
+        from camscan.remediate.scheduled import renew
+
+        renewals = renew(cfg, audit)  # applied only with [fix] renew = true
+        tried = renewals is not None and renewals.applied
         errors: list[str] = []
-        if not args.no_notify and not diff.empty:
-            note = Notification(run_record, diff, plan=_plan_counts(fix_plans))
+        if not args.no_notify and (not diff.empty or tried):
+            note = Notification(
+                run_record,
+                diff,
+                plan=_plan_counts(fix_plans),
+                renewals=renewals.entries() if renewals is not None and tried else None,
+            )
             errors = runtime.run(notify, note, cfg.webhook, cfg.email)
 
         json_target = str(cfg.outputs["json"]) if "json" in cfg.outputs else None
@@ -225,12 +245,15 @@ def run(args: argparse.Namespace) -> int:
                 print(f"wrote {path}", file=out)
     if not args.quiet or not diff.empty:
         print(render_text(diff), end="", file=out)
+    if renewals is not None and (not args.quiet or renewals.applied):
+        for line in renewals.lines():
+            print(line, file=out)
     from camscan.termtext import sanitize
 
     for error in errors:  # a server's reply is quoted in it: text from the network
         print(f"camscan: notification failed: {sanitize(error)}", file=sys.stderr)
 
-    if errors:
+    if errors or (renewals is not None and renewals.failed):
         return EXIT_RUNTIME
     if cfg.sites is not None and cfg.sites.dispatch.fail_on_site_down:
         if any(not s.complete for s in audit.sites):

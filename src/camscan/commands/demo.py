@@ -201,6 +201,7 @@ async def _fix_loop(audit: AuditResult, authority: LocalCA, lab: LabSettings, sw
     from camscan.remediate.apply import ApplyOptions
     from camscan.remediate.auditlog import AuditLog
     from camscan.remediate.drivers.base import Credentials
+    from camscan.remediate.issuers.local import LocalIssuer
     from camscan.remediate.loop import apply_and_rescan
     from camscan.remediate.plan import PlanOptions, plan_fixes
 
@@ -223,7 +224,9 @@ async def _fix_loop(audit: AuditResult, authority: LocalCA, lab: LabSettings, sw
     log = AuditLog(log_path, secrets=(lab.password,))
     started = time.perf_counter()
     try:
-        loop = await apply_and_rescan(plans, authority, lambda _address: credentials, options, log, rescan)
+        loop = await apply_and_rescan(
+            plans, LocalIssuer(authority), lambda _address: credentials, options, log, rescan
+        )
     finally:
         log.close()
     if not quiet:

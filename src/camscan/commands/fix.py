@@ -18,6 +18,7 @@ from camscan.scanner import options as scanner_options
 
 if TYPE_CHECKING:
     from camscan.model import AuditResult, Endpoint
+    from camscan.remediate.issuers.base import Issuer
     from camscan.remediate.model import DevicePlan, Outcome
 
 DRIVERS = ("onvif", "hikvision", "axis", "dahua")
@@ -55,6 +56,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "counts as trusted, as it will be once imported on the clients",
     )
     plan.add_argument(
+        "--issuer",
+        default="local",
+        metavar="NAME",
+        help="where new certificates come from: local (the --ca site CA, default) or an issuer "
+        "of --issuers FILE (command, est, acme; see docs/issuers.md)",
+    )
+    plan.add_argument("--issuers", metavar="FILE", help="the issuer file (TOML, no secrets in it)")
+    plan.add_argument(
         "--move-to-site-ca",
         action="store_true",
         help="devices on their firmware's built-in CA move to the site CA (default: trust the "
@@ -91,7 +100,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     apply.add_argument("--stop-on-failure", action="store_true", help="start no new device after a failure")
     apply.add_argument(
-        "--audit-log", metavar="FILE", help="append-only log of every action (default: CA_DIR/audit.log)"
+        "--audit-log", metavar="FILE", help="append-only log of every action (default: STATE/audit.log)"
+    )
+    apply.add_argument(
+        "--state",
+        metavar="DIR",
+        help="where backups and the audit log go (default: the --ca directory; needed with "
+        "another issuer and no --ca)",
     )
 
 
@@ -130,19 +145,33 @@ def run(args: argparse.Namespace) -> int:
             "passwords are never taken from the command line (it shows in `ps` and shell "
             "history): set CAMSCAN_PASSWORD, use --credentials FILE, or answer the prompt"
         )
-    if args.apply and not args.ca:
+    if args.apply and not args.ca and args.issuer == "local":
         raise UsageError("--apply needs --ca DIR (the site CA the new certificates come from)")
-    authority = None
+    state = args.state or args.ca
+    if args.apply and not state:
+        raise UsageError(f"--apply --issuer {args.issuer} needs --state DIR (backups and the audit log)")
     if args.ca:
         from camscan.remediate.ca import LocalCA
 
-        authority = LocalCA.load(args.ca)
-        if args.apply:
-            # The CA key's passphrase is asked (or its absence refused) before any device is touched.
-            authority.key  # noqa: B018
-        args.ca_bundle = [*args.ca_bundle, str(authority.cert_path)]
+        args.ca_bundle = [*args.ca_bundle, str(LocalCA.load(args.ca).cert_path)]
     if args.html == "-":
         raise UsageError("--html -: the fix report's HTML goes to a file (only --json can take stdout)")
+    issuer = None
+    days = 0
+    if args.apply or args.issuer != "local":
+        from camscan.remediate.issuers.config import build, lifetime, read_file
+        from camscan.remediate.issuers.local import LocalIssuer
+
+        file = read_file(args.issuers) if args.issuers else None
+        issuer = build(args.issuer, file, ca_dir=args.ca)
+        days = lifetime(file, args.issuer)
+        if args.apply and isinstance(issuer, LocalIssuer):
+            # The site CA key's passphrase is asked (or its absence refused) before any device is touched.
+            issuer.ca.key  # noqa: B018
+        if args.issuer != "local":
+            # The rescan judges the new certificates as the clients will: trusting the
+            # issuer's roots (which the clients import).
+            args.ca_bundle = [*args.ca_bundle, *_issuer_roots(issuer, state)]
     for flag, value in (("--json", args.json), ("--html", args.html)):
         if value and value != "-":
             report_options.check_output_path(flag, value)
@@ -169,6 +198,8 @@ def run(args: argparse.Namespace) -> int:
             user=args.user or "admin",
             move_to_site_ca=args.move_to_site_ca,
             driver=args.driver,
+            issuer=None if args.issuer == "local" else args.issuer,
+            issuers=args.issuers,
         ),
     )
     out = sys.stderr if args.json == "-" else sys.stdout
@@ -176,17 +207,21 @@ def run(args: argparse.Namespace) -> int:
     outcomes: list[Outcome] = []
     final = audit
     if args.apply and plans:
-        assert authority is not None and store is not None
+        assert issuer is not None and store is not None and state is not None
         if not _consent(args, plans, out):
             out.write("Nothing applied.\n")
             return 0
         from camscan.remediate.apply import ApplyOptions, apply_plans, judge_outcomes
         from camscan.remediate.auditlog import AuditLog
+        from camscan.remediate.issuers.config import secrets_of
 
-        log = AuditLog(args.audit_log or Path(args.ca) / "audit.log", secrets=store.secrets())
+        log = AuditLog(
+            args.audit_log or Path(state) / "audit.log", secrets=(*store.secrets(), *secrets_of(issuer))
+        )
         options = ApplyOptions(
-            backup_dir=Path(args.ca) / "backups",
+            backup_dir=Path(state) / "backups",
             parallel=args.parallel,
+            days=days,
             reboot_timeout=args.reboot_timeout,
             stop_on_failure=args.stop_on_failure,
             connect_timeout=sweep.options.connect_timeout,
@@ -202,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             applied = runtime.run(
-                lambda: apply_plans(plans, authority, store.for_address, options, log, on_outcome=progress)
+                lambda: apply_plans(plans, issuer, store.for_address, options, log, on_outcome=progress)
             )
             out.write("Rescanning...\n")
             final = runtime.run(scan_and_judge)
@@ -261,6 +296,31 @@ def _before_after(before: AuditResult, after: AuditResult) -> str:
             f"before on the devices that answered: {known})"
         )
     return text
+
+
+def _issuer_roots(issuer: Issuer, state: str | None) -> list[str]:
+    """The issuer's trust anchors as a PEM file the scanner reads (none: nothing to add)."""
+    import atexit
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from camscan import pki, runtime
+    from camscan.atomic import write_bytes_atomic
+
+    anchors = runtime.run(issuer.trust_anchors)
+    if not anchors:
+        return []
+    if state:
+        Path(state).mkdir(mode=0o700, parents=True, exist_ok=True)
+        target = Path(state) / f"issuer-{issuer.name}-roots.pem"
+    else:  # a dry run without --state: a file for this run only
+        handle, name = tempfile.mkstemp(prefix="camscan-issuer-", suffix=".pem")
+        os.close(handle)
+        target = Path(name)
+        atexit.register(target.unlink, missing_ok=True)
+    write_bytes_atomic(target, pki.pem_chain(anchors), mode=0o644)
+    return [str(target)]
 
 
 def _consent(args: argparse.Namespace, plans: Sequence[DevicePlan], out: TextIO) -> bool:
