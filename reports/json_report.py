@@ -25,6 +25,7 @@ from camscan.errors import CamscanError
 from camscan.model import (
     SCHEMA_VERSION,
     AuditResult,
+    DiscoverySummary,
     Endpoint,
     FailureKind,
     Finding,
@@ -211,22 +212,53 @@ def _findings_by_endpoint(audit: AuditResult) -> dict[Endpoint, list[Finding]]:
 
 def _iter_endpoint_entries(audit: AuditResult) -> Iterator[dict[str, Any]]:
     by_endpoint = _findings_by_endpoint(audit)
+    found_by = audit.scan.discovery.found_by if audit.scan.discovery is not None else None
     for item in _ordered(audit):
         if isinstance(item, Observation):
-            yield observation_entry(item, by_endpoint.get(item.endpoint, []))
+            entry = observation_entry(item, by_endpoint.get(item.endpoint, []))
         else:
-            yield failure_entry(item)
+            entry = failure_entry(item)
+        if found_by is not None:
+            # How discovery found the host ("none": swept without discovery, e.g. loopback).
+            entry["found_by"] = found_by.get(item.endpoint.address, "none")
+        yield entry
 
 
 def _iter_endpoint_lines(audit: AuditResult) -> Iterator[str]:
     """_iter_endpoint_entries, each as one line of compact JSON."""
     by_endpoint = _findings_by_endpoint(audit)
     failures = _FailureLines()
+    found_by = audit.scan.discovery.found_by if audit.scan.discovery is not None else None
     for item in _ordered(audit):
         if isinstance(item, Observation):
-            yield _LINE_ENCODER.encode(observation_entry(item, by_endpoint.get(item.endpoint, [])))
+            entry = observation_entry(item, by_endpoint.get(item.endpoint, []))
+            if found_by is not None:
+                entry["found_by"] = found_by.get(item.endpoint.address, "none")
+            yield _LINE_ENCODER.encode(entry)
+        elif found_by is not None:
+            method = found_by.get(item.endpoint.address, "none")
+            yield f"{failures.line(item)[:-1]},\"found_by\":{_json_str(method)}}}"
         else:
             yield failures.line(item)
+
+
+def discovery_section(summary: DiscoverySummary) -> dict[str, Any]:
+    """The run's host-discovery stage: what was asked, what each method probed and found."""
+    return {
+        "requested": summary.requested,
+        "privileged": summary.privileged,
+        "rate": summary.rate,
+        "retries": summary.retries,
+        "addresses": sum(m.addresses for m in summary.methods) + summary.unreachable,
+        "answered": sum(m.alive for m in summary.methods),
+        "unreachable": summary.unreachable,
+        "methods": [
+            {"method": m.method, "addresses": m.addresses, "alive": m.alive, "packets": m.packets,
+             "seconds": m.seconds}
+            for m in summary.methods
+        ],
+        "notes": list(summary.notes),
+    }
 
 
 def _head(audit: AuditResult) -> dict[str, Any]:
@@ -266,6 +298,7 @@ def _head(audit: AuditResult) -> dict[str, Any]:
             "findings": len(audit.findings),
             "findings_by_severity": {s.value: severities.get(s.value, 0) for s in Severity},
         },
+        **({"discovery": discovery_section(scan.discovery)} if scan.discovery is not None else {}),
     }
 
 

@@ -47,6 +47,12 @@ class SweepOptions:
     # without a listener ends the wait at once with an ICMP port-unreachable.
     ws_discovery: bool = True
     ws_discovery_timeout: float = 1.0  # devices answer within 0.5 s (WS-Discovery APP_MAX_DELAY)
+    # Host discovery in front of the sweep (camscan.scanner.discovery), run by pipeline.run_scan
+    # for a TargetSet: "auto" picks ARP, SYN or connect per target; "none" connects to every one.
+    discovery: str = "none"
+    discovery_rate: float = 10_000.0  # packets per second, every method together
+    discovery_retries: int = 1
+    discovery_wait: float = 1.0  # seconds to listen for answers after each pass
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -55,6 +61,16 @@ class SweepOptions:
             raise UsageError(f"--per-host must be at least 1 (got {self.per_host})")
         if self.rate is not None and not (self.rate > 0 and math.isfinite(self.rate)):
             raise UsageError(f"--rate must be a positive number of connections per second (got {self.rate})")
+        if self.discovery not in ("auto", "arp", "syn", "connect", "none"):
+            raise UsageError(f"--discovery must be auto, arp, syn, connect or none (got {self.discovery!r})")
+        if not 0 <= self.discovery_retries <= 10:
+            raise UsageError(f"--discovery-retries must be 0-10 (got {self.discovery_retries})")
+        if not (0 < self.discovery_rate <= 1_000_000 and math.isfinite(self.discovery_rate)):
+            raise UsageError(
+                f"--discovery-rate must be 1-1000000 packets per second (got {self.discovery_rate})")
+        if not 0 < self.discovery_wait <= 60:
+            raise UsageError(
+                f"--discovery-wait must be more than 0 and at most 60 seconds (got {self.discovery_wait})")
         for name in ("connect_timeout", "handshake_timeout", "http_timeout", "legacy_timeout",
                      "ws_discovery_timeout"):
             value = getattr(self, name)

@@ -63,7 +63,7 @@ def test_render_lines_match_the_json_schema(audit: AuditResult) -> None:
     observed, failed = _validator("observed_endpoint"), _validator("failed_endpoint")
     for line in endpoints:
         (observed if line["status"] == "observed" else failed).validate(line)
-        assert line["schema_version"] == "1.1"
+        assert line["schema_version"] == "1.2"
     assert summary["endpoints"] == 8 and summary["endpoints_failed"] == 2
     assert summary["findings"] == len(audit.findings)
     assert summary["late_findings"] == [] and summary["withdrawn_findings"] == []

@@ -69,7 +69,7 @@ async def test_real_scan_validates_against_the_schema(
 ) -> None:
     document = build_document(real_audit)
     validate(document)
-    assert document["schema_version"] == "1.1"
+    assert document["schema_version"] == "1.2"
     assert document["tool"]["name"] == "camscan"
     endpoints = document["endpoints"]
     assert [e["status"] for e in endpoints] == ["observed", "failed", "failed"]
@@ -162,7 +162,7 @@ def test_write_json_atomic_and_stdout(tmp_path: Path, capsys: pytest.CaptureFixt
     assert json.loads(target.read_text())["summary"]["endpoints"] == 0
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary left behind
     write_json(audit, "-")
-    assert json.loads(capsys.readouterr().out)["schema_version"] == "1.1"
+    assert json.loads(capsys.readouterr().out)["schema_version"] == "1.2"
     with pytest.raises(CamscanError, match="cannot write JSON report"):
         write_json(audit, str(tmp_path / "missing-dir" / "r.json"))
     # A parent that is a file: refused for root too (a read-only directory would not be).
