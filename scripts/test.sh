@@ -5,10 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages: libpcap for scapy, chromium for the HTML report test, systemd-analyze for the
-# cron/systemd unit checks, iproute2 for the network-namespace tests. Installed only when missing
-# and when we may (root).
+# cron/systemd unit checks, iproute2 for the network-namespace tests, nftables (DROP vs REJECT
+# firewalls) and util-linux (setpriv, an unprivileged scanner) for the discovery LAN tests.
+# Installed only when missing and when we may (root).
 need=()
-for pkg in libpcap0.8 chromium iproute2 systemd; do
+for pkg in libpcap0.8 chromium iproute2 systemd nftables util-linux; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -65,7 +65,8 @@ def privileged() -> bool:
 @dataclass
 class _Plan:
     local: list[Endpoint] = field(default_factory=list)
-    arp: dict[tuple[str, tuple[int, ...]], array[int]] = field(default_factory=dict)
+    # (interface, ports, then SYN the hosts that answered) -> addresses
+    arp: dict[tuple[str, tuple[int, ...], bool], array[int]] = field(default_factory=dict)
     syn: dict[tuple[int, tuple[int, ...]], array[int]] = field(default_factory=dict)
     connect: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
     unreachable: int = 0
@@ -129,12 +130,16 @@ def _plan(targets: TargetSet, requested: str, raw: bool) -> _Plan:
         method = requested
         if requested == "auto":
             method = ("arp" if reach is Reach.ON_LINK else "syn") if raw else "connect"
-        if method == "arp":
+        if method == "syn" and reach is Reach.ON_LINK:
+            # A SYN to an empty on-link address leaves a neighbour entry waiting on ARP in the
+            # kernel (and its SYN queued behind it): ARP first, then SYN only the hosts that answered.
+            plan.arp.setdefault((route.iface, ports, True), array("I")).append(value)
+        elif method == "arp":
             if reach is not Reach.ON_LINK:
                 raise UsageError(
                     f"--discovery arp reaches on-link targets only; {text} is routed via {route.iface} "
                     "(use --discovery syn or connect)")
-            plan.arp.setdefault((route.iface, ports), array("I")).append(value)
+            plan.arp.setdefault((route.iface, ports, False), array("I")).append(value)
         elif method == "syn":
             key = f"{route.iface}/{route.network}/{route.prefix}"
             if key not in sources:
@@ -180,20 +185,25 @@ async def discover(targets: TargetSet, options: SweepOptions) -> Outcome | None:
     pacer = Pacer(options.discovery_rate)
     retries, wait = options.discovery_retries, options.discovery_wait
     stats: list[DiscoveryMethodStats] = []
-    arp_results: dict[tuple[str, tuple[int, ...]], ArpResult] = {}
+    arp_results: dict[tuple[str, tuple[int, ...], bool], ArpResult] = {}
+    arp_syn: dict[tuple[str, tuple[int, ...], bool], SynResult] = {}
     syn_results: dict[tuple[int, ...], SynResult] = {}
     connect_result = ConnectResult()
     timing: dict[str, float] = {}
 
     async def run_arp() -> None:
         started = time.perf_counter()
-        for (iface, ports), hosts in plan.arp.items():
+        for key, hosts in plan.arp.items():
+            iface, ports, then_syn = key
             mac = interface_mac(iface)
             src = source_for(hosts[0])
             if mac is None or src is None:
                 raise UsageError(f"interface {iface} has no MAC or IPv4 address: ARP discovery cannot use it")
-            arp_results[(iface, ports)] = await arp_sweep(iface, mac, src, hosts, pacer,
-                                                          retries=retries, wait=wait)
+            found = arp_results[key] = await arp_sweep(iface, mac, src, hosts, pacer,
+                                                       retries=retries, wait=wait)
+            if then_syn and found.alive:
+                alive_hosts = array("I", sorted(found.alive))
+                arp_syn[key] = await syn_sweep([(src, alive_hosts)], ports, pacer, retries=retries, wait=wait)
         timing["arp"] = time.perf_counter() - started
 
     async def run_syn() -> None:
@@ -230,7 +240,8 @@ async def discover(targets: TargetSet, options: SweepOptions) -> Outcome | None:
     seen_at = _now()
 
     def answered_host(text: str, method: str, ports: Sequence[int], open_: set[int] | list[int],
-                      refused: set[int] | list[int]) -> None:
+                      refused: set[int] | list[int], detail: str | None = None) -> None:
+        how = detail or method
         found_by[text] = method
         for port in ports:
             endpoint = Endpoint(text, port)
@@ -238,23 +249,29 @@ async def discover(targets: TargetSet, options: SweepOptions) -> Outcome | None:
                 endpoints.append(endpoint)
             elif port in refused:
                 failures.append(ProbeFailure(endpoint, ProbeStage.CONNECT, FailureKind.REFUSED,
-                                             f"refused (discovery: {method})", seen_at))
+                                             f"refused (discovery: {how})", seen_at))
             else:
                 failures.append(ProbeFailure(endpoint, ProbeStage.CONNECT, FailureKind.TIMEOUT,
-                                             f"filtered: no answer (discovery: {method})", seen_at))
+                                             f"filtered: no answer (discovery: {how})", seen_at))
 
     if plan.arp:
         alive = packets = addresses = 0
-        for (_iface, ports), hosts in plan.arp.items():
-            found = arp_results[(_iface, ports)]
+        for key, hosts in plan.arp.items():
+            _iface, ports, _then_syn = key
+            found = arp_results[key]
+            ports_found = arp_syn.get(key)
             addresses += len(hosts)
-            packets += found.packets
+            packets += found.packets + (ports_found.packets if ports_found else 0)
             alive += len(found.alive)
             for value in sorted(found.alive):
                 text = _text(value)
-                found_by[text] = "arp"
                 macs[text] = ":".join(f"{b:02x}" for b in found.alive[value])
-                endpoints.extend(Endpoint(text, p) for p in ports)
+                if ports_found is None:
+                    found_by[text] = "arp"
+                    endpoints.extend(Endpoint(text, p) for p in ports)
+                else:
+                    answered_host(text, "arp", ports, ports_found.open.get(value, set()),
+                                  ports_found.refused.get(value, set()), detail="syn")
         stats.append(DiscoveryMethodStats("arp", addresses, alive, packets, round(timing["arp"], 3)))
     if plan.syn:
         alive = packets = addresses = 0

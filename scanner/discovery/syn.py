@@ -14,6 +14,7 @@ silent ports of hosts that answered on some port, and to one port of each silent
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import struct
@@ -27,6 +28,7 @@ from camscan.scanner.discovery.pacer import Pacer
 
 _SYN, _RST, _ACK = 0x02, 0x04, 0x10
 _RECV_BUFFER = 8 * 1024 * 1024
+_SEND_TRIES = 100
 
 
 @dataclass
@@ -34,6 +36,7 @@ class SynResult:
     open: dict[int, set[int]] = field(default_factory=dict)  # address -> ports that sent SYN-ACK
     refused: dict[int, set[int]] = field(default_factory=dict)  # address -> ports that sent RST
     packets: int = 0
+    errors: int = 0  # SYNs the kernel would not send (no route, queues full for 1 s)
 
     def answered(self, address: int) -> bool:
         return address in self.open or address in self.refused
@@ -163,15 +166,22 @@ async def syn_sweep(
                     granted = await pacer.take(256)
                 granted -= 1
                 packet = builder.packet(address, port)
-                while True:
+                destination = (socket.inet_ntoa(address.to_bytes(4, "big")), 0)
+                for _ in range(_SEND_TRIES):
                     try:
-                        sock.sendto(packet, (socket.inet_ntoa(address.to_bytes(4, "big")), 0))
-                        break
+                        sock.sendto(packet, destination)
                     except BlockingIOError:
                         await trio.lowlevel.wait_writable(sock)
-                    except OSError:
-                        break  # no route after all (the table changed): the probe stays silent
-                result.packets += 1
+                    except OSError as exc:
+                        if exc.errno != errno.ENOBUFS:
+                            result.errors += 1  # no route after all (the table changed)
+                            break
+                        await trio.sleep(0.01)  # the device queue is full: let it drain
+                    else:
+                        result.packets += 1
+                        break
+                else:
+                    result.errors += 1
 
         def first_pass(targets: Sequence[int]) -> Iterable[tuple[int, int]]:
             # Port-major: consecutive SYNs go to different hosts, never a burst at one device.

@@ -144,7 +144,10 @@ class Lan:
         command = ["ip", "netns", "exec", target]
         if user is not None:
             # setpriv drops every capability (CAP_NET_RAW included) along with root.
-            command += ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups",
+            import pwd
+
+            account = pwd.getpwnam(user)
+            command += ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--clear-groups",
                         "--inh-caps=-all", "--bounding-set=-all"]
         command += [sys.executable, "-m", "camscan", *args]
         return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
