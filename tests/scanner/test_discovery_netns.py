@@ -201,5 +201,66 @@ def test_ctrl_c_stops_discovery_at_once(net: Net) -> None:
     assert "camscan: error" not in err and "Traceback" not in err
     stamps = json.loads(sniffer.communicate(timeout=30)[0])["arp"]
     assert stamps, "no ARP request was seen before the interrupt"
-    assert 2000 * 2 <= len(stamps) <= 2000 * 5  # sent for a few seconds, at the cap
+    assert 500 <= len(stamps) <= 2000 * 3.1  # sent for up to 3 s (after start-up), at the cap
     assert max(stamps) <= stopped_at + 0.3  # nothing after the interrupt
+
+
+def _discover(net: Net, *args: str) -> dict[str, Any]:
+    done = net.lan.run("discover", "--json", "-", "-q", *DISCOVER, *args, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+DISCOVER = ["--timeout", "2.5", "--discovery-rate", "20000"]
+ON_LINK_CAMS = {"10.77.3.10", "10.77.3.11", "10.77.200.7"}  # netns
+
+
+@pytest.mark.parametrize(
+    ("method", "expected"),
+    [
+        ("ws-discovery", ON_LINK_CAMS),
+        ("ssdp", ON_LINK_CAMS),
+        ("mdns", {"10.77.3.10", "10.77.3.11"}),  # the odd camera does not announce itself by mDNS
+        ("arp", ON_LINK_CAMS | {"10.77.255.254"}),  # the router answers ARP too
+    ],
+)
+def test_camscan_discover_finds_each_device_by_each_method(net: Net, method: str, expected: set[str]) -> None:
+    result = _discover(net, "--methods", method)
+    assert {d["address"] for d in result["devices"]} == expected
+    assert all(d["found_by"] == [method] for d in result["devices"])
+    assert result["network"] == "10.77.0.0/16" and result["interface"] == "eth0"
+
+
+def test_camscan_discover_merges_what_devices_announce(net: Net) -> None:
+    devices = {d["address"]: d for d in _discover(net)["devices"]}
+    axis = devices["10.77.3.10"]
+    assert axis["found_by"] == ["arp", "mdns", "ssdp", "ws-discovery"]
+    assert axis["mac"] == CAM_MAC  # ARP's MAC first
+    assert (axis["vendor"], axis["model"], axis["firmware"]) == ("AXIS", "M1065-LW", "9.80.1")
+    assert axis["name"].startswith("AXIS M1065-LW - ")
+    assert axis["xaddrs"] == ["https://10.77.3.10:443/onvif/device_service"]
+    assert axis["https_ports"] == [443]
+    assert devices["10.77.200.7"]["https_ports"] == [9443]
+    assert devices["10.77.255.254"]["https_ports"] == [] and devices["10.77.255.254"]["found_by"] == ["arp"]
+
+
+def test_scan_at_devices_json_scans_exactly_what_was_discovered(net: Net, tmp_path_factory: Any) -> None:
+    found = tmp_path_factory.mktemp("discover") / "devices.json"
+    done = net.lan.run("discover", "--json", str(found), "-q", *DISCOVER, timeout=120)
+    assert done.returncode == 0, done.stderr
+    report = net.scan(f"@{found}", "--no-discovery")
+    endpoints = _endpoints(report)
+    # Announced HTTPS ports only for the cameras; the router (ARP only) on every --ports port.
+    assert set(endpoints) == {("10.77.3.10", 443), ("10.77.3.11", 443), ("10.77.200.7", 9443)} | {
+        ("10.77.255.254", p) for p in (443, 4443, 7443, 8443, 9443)}
+    assert _observed(report) == {("10.77.3.10", 443), ("10.77.3.11", 443), ("10.77.200.7", 9443)}
+
+
+def test_discover_without_cap_net_raw_skips_arp_and_says_so(net: Net) -> None:
+    done = net.lan.run("discover", "--json", "-", "-q", "--timeout", "2.5", user="nobody", timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert {d["address"] for d in result["devices"]} == ON_LINK_CAMS
+    assert "arp" not in {m for d in result["devices"] for m in d["found_by"]}
+    assert any("ARP sweep skipped" in note for note in result["notes"])

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import socket
 import struct
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -206,3 +207,58 @@ def test_privilege_probe_matches_a_raw_socket() -> None:
     except PermissionError:
         expected = False
     assert privileged() is expected
+
+
+def test_ssdp_answers_are_parsed_by_the_device_architecture() -> None:
+    from camscan.scanner.discovery.announce import https_port, parse_ssdp, server_product
+
+    answer = parse_ssdp(b"HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nLOCATION: https://10.0.0.9:8443/d.xml\r\n"
+                        b"SERVER: Linux/4.9 UPnP/2.0 AXIS-M1065/9.80.1\r\nST: upnp:rootdevice\r\n"
+                        b"USN: uuid:1::upnp:rootdevice\r\n\r\n")
+    assert answer is not None
+    assert server_product(answer.server) == ("AXIS-M1065", "9.80.1")
+    assert https_port(answer.location or "") == 8443
+    assert https_port("https://[2001:db8::1]/x") == 443 and https_port("http://10.0.0.9/x") is None
+    assert parse_ssdp(b"M-SEARCH * HTTP/1.1\r\n\r\n") is None
+    assert server_product("just a banner") == (None, None)
+
+
+def test_the_lab_answers_only_a_camera_m_search() -> None:
+    from camscan.lab.multicast import msearch_target
+    from camscan.scanner.discovery.announce import msearch
+
+    assert msearch_target(msearch()) == ("upnp:rootdevice", 2.0)
+    assert msearch_target(msearch().replace(b"upnp:rootdevice", b"urn:x:printer:1")) is None
+    assert msearch_target(b"NOTIFY * HTTP/1.1\r\n\r\n") is None
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"format": "camscan-discover-1", "devices": [{"address": "10.0.0.9", "https_ports": [443, 8443]},'
+         ' {"address": "2001:db8::7", "https_ports": [443]}, {"address": "10.0.0.10", "https_ports": []}]}',
+         ["10.0.0.9:443", "10.0.0.9:8443", "[2001:db8::7]:443", "10.0.0.10"]),
+    ],
+)
+def test_a_devices_file_names_exactly_the_discovered_endpoints(content: str, expected: list[str]) -> None:
+    from camscan.scanner.discovery.devices_file import device_targets
+
+    assert device_targets("devices.json", content) == expected
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not a target list nor valid JSON"),
+        ('{"format": "other"}', "must be `camscan discover --json` output"),
+        ('{"format": "camscan-discover-1", "devices": [{"address": "cam1"}]}', "device #1 has no IP address"),
+        ('{"format": "camscan-discover-1", "devices": [{"address": "10.0.0.1", "https_ports": [0]}]}',
+         "https_ports must be port numbers"),
+    ],
+)
+def test_a_bad_devices_file_is_a_usage_error(tmp_path: Path, content: str, message: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "devices.json"
+    bad.write_text(content)
+    assert main([f"@{bad}", "--offline", "-q"]) == 2
+    assert message in capsys.readouterr().err

@@ -49,15 +49,15 @@ def _register_mdns(devices: list[dict[str, object]], interface: str) -> object:
     zc = Zeroconf(interfaces=[interface])
     for item in devices:
         mac = str(item["mac"]).replace(":", "").upper()
-        axis = item["personality"] == "axis"
-        kind = "_axis-video._tcp.local." if axis else "_https._tcp.local."
+        address = [socket.inet_aton(str(item["address"]))]
         label = f"{item['manufacturer']} {item['model']} - {mac}"
-        info = ServiceInfo(
-            kind, f"{label}.{kind}", addresses=[socket.inet_aton(str(item["address"]))],
-            port=int(str(item["https_port"])), server=f"cam-{mac.lower()}.local.",
-            properties={"macaddress": mac, "model": str(item["model"])},
-        )
-        zc.register_service(info)
+        services = [("_https._tcp.local.", int(str(item["https_port"])), {})]
+        if item["personality"] == "axis":
+            # Axis units announce their web interface as _axis-video._tcp with the MAC in TXT.
+            services.append(("_axis-video._tcp.local.", 80, {"macaddress": mac}))
+        for kind, port, properties in services:
+            zc.register_service(ServiceInfo(kind, f"{label}.{kind}", addresses=address, port=port,
+                                            server=f"cam-{mac.lower()}.local.", properties=properties))
     return zc
 
 
