@@ -96,8 +96,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        "(default: 10000)")
     found.add_argument("--discovery-retries", type=bounded(int, 0, 10), default=1, metavar="N",
                        help="ask silent addresses again N times (default: 1)")
-    found.add_argument("--discovery-wait", type=positive_float, default=1.0, metavar="SECONDS",
-                       help="listen this long for answers after each pass (default: 1)")
+    found.add_argument("--discovery-wait", type=positive_float, default=0.5, metavar="SECONDS",
+                       help="listen this long for answers after each pass (default: 0.5)")
 
 
 @functools.cache

@@ -16,7 +16,7 @@ from __future__ import annotations
 import socket
 import struct
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import trio
@@ -80,6 +80,7 @@ async def arp_sweep(
     *,
     retries: int,
     wait: float,
+    on_alive: Callable[[int, bytes], None] | None = None,
 ) -> ArpResult:
     result = ArpResult()
     wanted = set(targets)
@@ -97,6 +98,8 @@ async def arp_sweep(
                     reply = parse_reply(data)
                     if reply is not None and reply[0] in wanted and reply[0] not in result.alive:
                         result.alive[reply[0]] = reply[1]
+                        if on_alive is not None:
+                            on_alive(*reply)
 
         async def send(batch: Sequence[int]) -> None:
             at = 0

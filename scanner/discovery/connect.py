@@ -13,7 +13,7 @@ import contextlib
 import errno
 import resource
 import socket
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import trio
@@ -104,6 +104,7 @@ async def connect_sweep(
     timeout: float,
     concurrency: int,
     ports_per_host: int,
+    on_open: Callable[[str, Sequence[int]], None] | None = None,
 ) -> ConnectResult:
     """Probe hosts, at most `concurrency` connects in flight (whole hosts at a time)."""
     result = ConnectResult()
@@ -115,6 +116,9 @@ async def connect_sweep(
     async def run(address: str, ports: Sequence[int]) -> None:
         try:
             await probe_host(address, ports, pacer, timeout, result)
+            answer = result.hosts.get(address)
+            if on_open is not None and answer is not None and answer.open:
+                on_open(address, answer.open)
         finally:
             slots.release()
 

@@ -77,8 +77,17 @@ class _Plan:
 @dataclass
 class Outcome:
     summary: DiscoverySummary
-    targets: TargetSet  # what the TLS sweep should connect to (host names kept, resolved later)
+    endpoints: list[Endpoint]  # every endpoint handed to the sweep
     failures: list[ProbeFailure]
+
+
+@dataclass
+class Prepared:
+    """A discovery plan: made before anything is sent, so a run that needs none skips the stage."""
+
+    plan: _Plan
+    requested: str
+    privileged: bool
 
 
 def _hosts(targets: TargetSet) -> list[tuple[int, int, str, tuple[int, ...]]]:
@@ -167,12 +176,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def discover(targets: TargetSet, options: SweepOptions) -> Outcome | None:
-    """Plan and run discovery; None when no target needs it (loopback and host names only)."""
-    from camscan.scanner.discovery.arp import ArpResult, arp_sweep
-    from camscan.scanner.discovery.connect import ConnectResult, connect_sweep
-    from camscan.scanner.discovery.syn import SynResult, syn_sweep
-
+def prepare(targets: TargetSet, options: SweepOptions) -> Prepared | None:
+    """The plan; None when no target needs discovery (loopback and host names only)."""
     requested = options.discovery
     raw = privileged()
     if requested in ("arp", "syn") and not raw:
@@ -180,8 +185,31 @@ async def discover(targets: TargetSet, options: SweepOptions) -> Outcome | None:
                          "--discovery connect works without them")
     plan = _plan(targets, requested, raw)
     if not (plan.arp or plan.syn or plan.connect or plan.unreachable):
-        # Loopback, own addresses and host names only: nothing to discover, nothing to report.
         return None
+    return Prepared(plan, requested, raw)
+
+
+async def discover(prepared: Prepared, options: SweepOptions,
+                   found: trio.MemorySendChannel[Endpoint]) -> Outcome:
+    """Run the plan. Each endpoint to sweep goes to `found` as soon as its host answers, so the
+    TLS sweep works while discovery still listens; the channel is closed at the end."""
+    from camscan.scanner.discovery.arp import ArpResult, arp_sweep
+    from camscan.scanner.discovery.connect import ConnectResult, connect_sweep
+    from camscan.scanner.discovery.syn import SynResult, syn_sweep
+
+    plan, requested, raw = prepared.plan, prepared.requested, prepared.privileged
+    handed: set[Endpoint] = set()
+
+    def hand_over(address: int | str, ports: Sequence[int]) -> None:
+        text = address if isinstance(address, str) else _text(address)
+        for port in ports:
+            endpoint = Endpoint(text, port)
+            if endpoint not in handed:
+                handed.add(endpoint)
+                found.send_nowait(endpoint)  # an unbounded channel: live hosts only
+
+    for endpoint in plan.local:
+        hand_over(endpoint.address, (endpoint.port,))
     pacer = Pacer(options.discovery_rate)
     retries, wait = options.discovery_retries, options.discovery_wait
     stats: list[DiscoveryMethodStats] = []
@@ -199,11 +227,13 @@ async def discover(targets: TargetSet, options: SweepOptions) -> Outcome | None:
             src = source_for(hosts[0])
             if mac is None or src is None:
                 raise UsageError(f"interface {iface} has no MAC or IPv4 address: ARP discovery cannot use it")
-            found = arp_results[key] = await arp_sweep(iface, mac, src, hosts, pacer,
-                                                       retries=retries, wait=wait)
-            if then_syn and found.alive:
-                alive_hosts = array("I", sorted(found.alive))
-                arp_syn[key] = await syn_sweep([(src, alive_hosts)], ports, pacer, retries=retries, wait=wait)
+            on_alive = None if then_syn else (lambda address, _mac, p=ports: hand_over(address, p))
+            answered = arp_results[key] = await arp_sweep(iface, mac, src, hosts, pacer, retries=retries,
+                                                          wait=wait, on_alive=on_alive)
+            if then_syn and answered.alive:
+                alive_hosts = array("I", sorted(answered.alive))
+                arp_syn[key] = await syn_sweep([(src, alive_hosts)], ports, pacer, retries=retries, wait=wait,
+                                               on_open=lambda address, port: hand_over(address, (port,)))
         timing["arp"] = time.perf_counter() - started
 
     async def run_syn() -> None:
@@ -212,7 +242,8 @@ async def discover(targets: TargetSet, options: SweepOptions) -> Outcome | None:
         for (src, ports), hosts in plan.syn.items():
             by_ports[ports].append((src, hosts))
         for ports, groups in by_ports.items():
-            syn_results[ports] = await syn_sweep(groups, ports, pacer, retries=retries, wait=wait)
+            syn_results[ports] = await syn_sweep(groups, ports, pacer, retries=retries, wait=wait,
+                                                 on_open=lambda address, port: hand_over(address, (port,)))
         timing["syn"] = time.perf_counter() - started
 
     async def run_connect() -> None:
@@ -220,12 +251,13 @@ async def discover(targets: TargetSet, options: SweepOptions) -> Outcome | None:
         widest = max(len(p) for _, p in plan.connect)
         result = await connect_sweep(
             plan.connect, pacer, timeout=options.connect_timeout,
-            concurrency=options.concurrency * CONNECT_SOCKETS_PER_WORKER, ports_per_host=widest)
+            concurrency=options.concurrency * CONNECT_SOCKETS_PER_WORKER, ports_per_host=widest,
+            on_open=hand_over)
         connect_result.hosts, connect_result.dead = result.hosts, result.dead
         connect_result.packets = result.packets
         timing["connect"] = time.perf_counter() - started
 
-    async with trio.open_nursery() as nursery:
+    async with found, trio.open_nursery() as nursery:
         if plan.arp:
             nursery.start_soon(run_arp)
         if plan.syn:
@@ -258,14 +290,14 @@ async def discover(targets: TargetSet, options: SweepOptions) -> Outcome | None:
         alive = packets = addresses = 0
         for key, hosts in plan.arp.items():
             _iface, ports, _then_syn = key
-            found = arp_results[key]
+            arp_found = arp_results[key]
             ports_found = arp_syn.get(key)
             addresses += len(hosts)
-            packets += found.packets + (ports_found.packets if ports_found else 0)
-            alive += len(found.alive)
-            for value in sorted(found.alive):
+            packets += arp_found.packets + (ports_found.packets if ports_found else 0)
+            alive += len(arp_found.alive)
+            for value in sorted(arp_found.alive):
                 text = _text(value)
-                macs[text] = ":".join(f"{b:02x}" for b in found.alive[value])
+                macs[text] = ":".join(f"{b:02x}" for b in arp_found.alive[value])
                 if ports_found is None:
                     found_by[text] = "arp"
                     endpoints.extend(Endpoint(text, p) for p in ports)
@@ -307,5 +339,4 @@ async def discover(targets: TargetSet, options: SweepOptions) -> Outcome | None:
         requested=requested, privileged=raw, rate=pacer.rate, retries=retries, methods=tuple(stats),
         found_by=found_by, macs=macs, unreachable=plan.unreachable, notes=tuple(notes),
     )
-    sweep_targets = TargetSet((), endpoints, targets.hostnames, targets.ports, targets.exclusions)
-    return Outcome(summary, sweep_targets, failures)
+    return Outcome(summary, endpoints, failures)

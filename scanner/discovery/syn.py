@@ -18,7 +18,7 @@ import errno
 import os
 import socket
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from hashlib import blake2s
 
@@ -129,6 +129,7 @@ async def syn_sweep(
     *,
     retries: int,
     wait: float,
+    on_open: Callable[[int, int], None] | None = None,
 ) -> SynResult:
     """SYN every port of every target. `groups`: (source address, targets) per route."""
     result = SynResult()
@@ -155,7 +156,11 @@ async def syn_sweep(
                     if address not in known or (ack - 1) & 0xFFFFFFFF != cookie(address, port):
                         continue  # not an answer to one of our SYNs
                     if flags & _SYN and flags & _ACK:
-                        result.open.setdefault(address, set()).add(port)
+                        opened = result.open.setdefault(address, set())
+                        if port not in opened:
+                            opened.add(port)
+                            if on_open is not None:
+                                on_open(address, port)
                     elif flags & _RST:
                         result.refused.setdefault(address, set()).add(port)
 

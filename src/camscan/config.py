@@ -169,7 +169,7 @@ def _scan_section(where: Where, data: Mapping[str, Any], base: Path) -> ScanSect
         discovery=r.string("discovery", "auto", choices=("auto", "arp", "syn", "connect", "none")) or "auto",
         discovery_rate=r.number("discovery_rate", 10_000.0) or 10_000.0,
         discovery_retries=r.integer("discovery_retries", 1, minimum=0, maximum=10) or 0,
-        discovery_wait=r.number("discovery_wait", 1.0) or 1.0,
+        discovery_wait=r.number("discovery_wait", 0.5) or 0.5,
     )
     _validate_targets(r, scan)
     return scan

@@ -42,7 +42,7 @@ class ScanSection:
     discovery: str = "auto"  # host discovery before the sweep (docs/discovery.md)
     discovery_rate: float = 10_000.0
     discovery_retries: int = 1
-    discovery_wait: float = 1.0
+    discovery_wait: float = 0.5
 
 
 @dataclass(frozen=True)

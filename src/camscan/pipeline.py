@@ -9,7 +9,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
+import math
 from collections.abc import Iterable, Mapping
+
+import trio
 
 from camscan.model import (
     AuditContext,
@@ -62,16 +65,33 @@ async def run_scan(
     started = _now()
     summary = None
     found: list[ProbeFailure] = []
+    prepared = None
     if isinstance(endpoints, TargetSet) and options.discovery != "none":
+        from camscan.scanner.discovery.stage import prepare
+
+        prepared = prepare(endpoints, options)
+    if prepared is None:
+        observations, failures = await sweep(endpoints, options, on_result=on_result)
+    else:
         from camscan.scanner.discovery.stage import discover
 
-        outcome = await discover(endpoints, options)
-        if outcome is not None:
-            endpoints, summary, found = outcome.targets, outcome.summary, outcome.failures
-            if on_result is not None:
-                for failure in found:
-                    on_result(failure)
-    observations, failures = await sweep(endpoints, options, on_result=on_result)
+        # Discovery hands each live endpoint over as soon as its host answers: the sweep
+        # connects to it while discovery still listens for the rest.
+        send, receive = trio.open_memory_channel[Endpoint](math.inf)
+        async with trio.open_nursery() as nursery:
+
+            async def run_discovery() -> None:
+                nonlocal summary
+                outcome = await discover(prepared, options, send)
+                summary = outcome.summary
+                found.extend(outcome.failures)
+                if on_result is not None:
+                    for failure in outcome.failures:
+                        on_result(failure)
+
+            nursery.start_soon(run_discovery)
+            assert isinstance(endpoints, TargetSet)  # prepare() ran on it
+            observations, failures = await sweep(receive, options, on_result=on_result, names=endpoints)
     if summary is not None and summary.macs:
         observations = [with_discovered_mac(o, summary.macs) for o in observations]
     return ScanResult(
