@@ -21,8 +21,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import jsonschema
 import pytest
 
+from camscan.reports.json_report import load_schema
 from tests.support.lan import ROOT, Lan, have_netns, ip
 
 pytestmark = [
@@ -108,6 +110,7 @@ def test_every_live_device_is_found_and_no_empty_address_is_reported(
     net: Net, method: str, targets: list[str], found_by: dict[str, str]
 ) -> None:
     report = net.scan(*targets, "--discovery", method)
+    jsonschema.validate(report, load_schema())
     live = {a for a in LIVE if any(a.startswith(t.rsplit(".", 1)[0]) for t in targets)}
     assert _observed(report) == {(a, p) for a, p in OBSERVED if a in live}
     # Only live hosts appear: none of the 500-odd empty addresses is reported, alive or failed.
