@@ -262,3 +262,39 @@ def test_a_bad_devices_file_is_a_usage_error(tmp_path: Path, content: str, messa
     bad.write_text(content)
     assert main([f"@{bad}", "--offline", "-q"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_report_reads_back_its_discovery_and_shards_merge_it(tmp_path: Path) -> None:
+    import dataclasses
+
+    from camscan.reports.json_load import load_report
+    from camscan.reports.json_report import write_json
+    from camscan.reports.merge import combine
+
+    first = _audit_with_discovery()
+    summary = first.scan.discovery
+    assert summary is not None
+    at = first.scan.started_at
+    other = DiscoverySummary(
+        requested="auto", privileged=True, rate=10000.0, retries=1,
+        methods=(DiscoveryMethodStats("arp", 254, 2, 500, 2.5),), found_by={"10.77.4.1": "arp"},
+        unreachable=1, notes=("a note", "another"),
+    )
+    second = AuditResult(dataclasses.replace(first.scan, failures=(
+        ProbeFailure(Endpoint("10.77.4.1", 443), ProbeStage.CONNECT, FailureKind.REFUSED, "refused", at),
+    ), discovery=other), (), at)
+    paths = [tmp_path / "one.json", tmp_path / "two.json"]
+    for audit, path in zip((first, second), paths, strict=True):
+        write_json(audit, str(path))
+    loaded = [load_report(path) for path in paths]
+    read_back = loaded[0].audit.scan.discovery
+    assert read_back is not None
+    assert (read_back.methods, read_back.unreachable, read_back.notes) == (
+        summary.methods, summary.unreachable, summary.notes)
+    assert dict(read_back.found_by) == {"10.77.3.10": "arp", "10.78.5.5": "syn"}
+    merged = combine(loaded).discovery
+    assert merged is not None
+    assert [(m.method, m.addresses, m.alive, m.packets, m.seconds) for m in merged.methods] == [
+        ("arp", 508, 3, 1007, 2.5), ("syn", 254, 1, 1524, 1.3)]
+    assert (merged.unreachable, merged.notes) == (3, ("a note", "another"))
+    assert dict(merged.found_by) == {"10.77.3.10": "arp", "10.78.5.5": "syn", "10.77.4.1": "arp"}
