@@ -21,6 +21,8 @@ from camscan.model import (
     SCHEMA_VERSION,
     AuditResult,
     DeviceIdentity,
+    DiscoveryMethodStats,
+    DiscoverySummary,
     Endpoint,
     FailureKind,
     Finding,
@@ -109,10 +111,14 @@ def _loaded(name: str, document: dict[str, Any]) -> LoadedReport:
     findings: list[Finding] = []
     by_endpoint: dict[Endpoint, tuple[Finding, ...]] = {}
     sites_of: dict[Endpoint, str] = {}
+    found_by: dict[str, str] = {}
     for index, entry in enumerate(_field(document, "endpoints", list)):
         try:
             if not isinstance(entry, dict):
                 raise _Bad("not an object")
+            how = _optional(entry, "found_by", str)
+            if how is not None and how != "none":
+                found_by[_field(entry, "address", str)] = how
             endpoint = Endpoint(
                 _field(entry, "address", str),
                 _field(entry, "port", int),
@@ -157,6 +163,7 @@ def _loaded(name: str, document: dict[str, Any]) -> LoadedReport:
             finished_at=_time(_field(document, "finished_at", str)),
             observations=tuple(observations),
             failures=tuple(failures),
+            discovery=_discovery(document.get("discovery"), found_by),
         )
         audit = AuditResult(
             scan, tuple(findings), _time(_field(document, "as_of", str)),
@@ -207,6 +214,33 @@ def _site(entry: Any) -> SiteStatus:
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true/false", list: "a list",
                dict: "an object"}
+
+
+def _discovery(section: Any, found_by: dict[str, str]) -> DiscoverySummary | None:
+    """The report's discovery section (schema 1.2), with found_by read back from the endpoints.
+    The ARP MACs are not in the section (they are in each endpoint's identity)."""
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        raise _Bad("'discovery' is not an object")
+    methods = []
+    for item in _field(section, "methods", list):
+        if not isinstance(item, dict):
+            raise _Bad("discovery.methods: not an object")
+        methods.append(DiscoveryMethodStats(
+            _field(item, "method", str), _field(item, "addresses", int), _field(item, "alive", int),
+            _field(item, "packets", int), float(_field(item, "seconds", float)),
+        ))
+    return DiscoverySummary(
+        requested=_field(section, "requested", str),
+        privileged=_field(section, "privileged", bool),
+        rate=float(_field(section, "rate", float)),
+        retries=_field(section, "retries", int),
+        methods=tuple(methods),
+        found_by=found_by,
+        unreachable=_field(section, "unreachable", int),
+        notes=tuple(_strings(section, "notes")),
+    )
 
 
 def _check(value: Any, kind: type, key: str) -> Any:

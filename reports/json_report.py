@@ -25,6 +25,7 @@ from camscan.errors import CamscanError
 from camscan.model import (
     SCHEMA_VERSION,
     AuditResult,
+    DiscoverySummary,
     Endpoint,
     FailureKind,
     Finding,
@@ -218,11 +219,16 @@ def _findings_by_endpoint(audit: AuditResult) -> dict[Endpoint, list[Finding]]:
 def _iter_endpoint_entries(audit: AuditResult) -> Iterator[dict[str, Any]]:
     by_endpoint = _findings_by_endpoint(audit)
     site = audit.endpoint_sites.get
+    found_by = audit.scan.discovery.found_by if audit.scan.discovery is not None else None
     for item in _ordered(audit):
         if isinstance(item, Observation):
-            yield observation_entry(item, by_endpoint.get(item.endpoint, []), site(item.endpoint))
+            entry = observation_entry(item, by_endpoint.get(item.endpoint, []), site(item.endpoint))
         else:
-            yield failure_entry(item, site(item.endpoint))
+            entry = failure_entry(item, site(item.endpoint))
+        if found_by is not None:
+            # How discovery found the host ("none": swept without discovery, e.g. loopback).
+            entry["found_by"] = found_by.get(item.endpoint.address, "none")
+        yield entry
 
 
 def _iter_endpoint_lines(audit: AuditResult) -> Iterator[str]:
@@ -230,14 +236,42 @@ def _iter_endpoint_lines(audit: AuditResult) -> Iterator[str]:
     by_endpoint = _findings_by_endpoint(audit)
     failures = _FailureLines()
     site = audit.endpoint_sites.get
+    found_by = audit.scan.discovery.found_by if audit.scan.discovery is not None else None
     for item in _ordered(audit):
         if isinstance(item, Observation):
             entry = observation_entry(item, by_endpoint.get(item.endpoint, []), site(item.endpoint))
+            if found_by is not None:
+                entry["found_by"] = found_by.get(item.endpoint.address, "none")
             yield _LINE_ENCODER.encode(entry)
         elif audit.endpoint_sites:
-            yield _LINE_ENCODER.encode(failure_entry(item, site(item.endpoint)))
+            entry = failure_entry(item, site(item.endpoint))
+            if found_by is not None:
+                entry["found_by"] = found_by.get(item.endpoint.address, "none")
+            yield _LINE_ENCODER.encode(entry)
+        elif found_by is not None:
+            method = found_by.get(item.endpoint.address, "none")
+            yield f"{failures.line(item)[:-1]},\"found_by\":{_json_str(method)}}}"
         else:
             yield failures.line(item)
+
+
+def discovery_section(summary: DiscoverySummary) -> dict[str, Any]:
+    """The run's host-discovery stage: what was asked, what each method probed and found."""
+    return {
+        "requested": summary.requested,
+        "privileged": summary.privileged,
+        "rate": summary.rate,
+        "retries": summary.retries,
+        "addresses": sum(m.addresses for m in summary.methods) + summary.unreachable,
+        "answered": sum(m.alive for m in summary.methods),
+        "unreachable": summary.unreachable,
+        "methods": [
+            {"method": m.method, "addresses": m.addresses, "alive": m.alive, "packets": m.packets,
+             "seconds": m.seconds}
+            for m in summary.methods
+        ],
+        "notes": list(summary.notes),
+    }
 
 
 def _head(audit: AuditResult) -> dict[str, Any]:
@@ -283,6 +317,7 @@ def _head(audit: AuditResult) -> dict[str, Any]:
             "findings_by_severity": {s.value: severities.get(s.value, 0) for s in Severity},
         },
         **({"sites": [site_entry(status) for status in audit.sites]} if audit.sites else {}),
+        **({"discovery": discovery_section(scan.discovery)} if scan.discovery is not None else {}),
     }
 
 

@@ -22,6 +22,8 @@ from dataclasses import replace
 from camscan.errors import UsageError
 from camscan.model import (
     AuditResult,
+    DiscoveryMethodStats,
+    DiscoverySummary,
     Endpoint,
     Finding,
     MergeCoverage,
@@ -168,6 +170,34 @@ def combine(reports: Sequence[LoadedReport], *, duplicates: str = "refuse") -> S
         failures=tuple(
             sorted(failures, key=lambda f: (*endpoint_order(f.endpoint), f.stage.value, f.kind.value))
         ),
+        discovery=combine_discovery([r.audit.scan.discovery for r in reports]),
+    )
+
+
+def combine_discovery(sections: Sequence[DiscoverySummary | None]) -> DiscoverySummary | None:
+    """The shards' discovery stages as one: counts added per method, the slowest method's time,
+    every address's found_by, notes once each. None when no shard had a discovery stage."""
+    present = [s for s in sections if s is not None]
+    if not present:
+        return None
+    methods: dict[str, DiscoveryMethodStats] = {}
+    for section in present:
+        for m in section.methods:
+            seen = methods.get(m.method)
+            methods[m.method] = m if seen is None else DiscoveryMethodStats(
+                m.method, seen.addresses + m.addresses, seen.alive + m.alive, seen.packets + m.packets,
+                max(seen.seconds, m.seconds))
+    requested = {s.requested for s in present}
+    return DiscoverySummary(
+        requested=present[0].requested if len(requested) == 1 else "auto",
+        privileged=all(s.privileged for s in present),
+        rate=max(s.rate for s in present),
+        retries=max(s.retries for s in present),
+        methods=tuple(methods.values()),
+        found_by={a: how for s in present for a, how in s.found_by.items()},
+        macs={a: mac for s in present for a, mac in s.macs.items()},
+        unreachable=sum(s.unreachable for s in present),
+        notes=_unique([n for s in present for n in s.notes]),
     )
 
 

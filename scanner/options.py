@@ -83,6 +83,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     sweep.add_argument("--ws-discovery-timeout", type=positive_float, default=1.0, metavar="SECONDS",
                        help="how long to wait for the WS-Discovery answer (default: 1)")
+    found = parser.add_argument_group("host discovery (docs/discovery.md)")
+    found.add_argument(
+        "--discovery", choices=("auto", "arp", "syn", "connect", "none"), default="auto",
+        help="find live hosts before connecting: ARP for on-link targets, SYN for routed ones "
+        "(both need root or CAP_NET_RAW), host-aware connects otherwise; none connects to every "
+        "address (default: auto, the best available)",
+    )
+    found.add_argument("--no-discovery", dest="discovery", action="store_const", const="none",
+                       help="same as --discovery none")
+    found.add_argument("--discovery-rate", type=positive_float, default=10_000.0, metavar="PER_SECOND",
+                       help="packets (ARP, SYN or connects) per second, every method together "
+                       "(default: 10000)")
+    found.add_argument("--discovery-retries", type=bounded(int, 0, 10), default=1, metavar="N",
+                       help="ask silent addresses again N times (default: 1)")
+    found.add_argument("--discovery-wait", type=positive_float, default=0.5, metavar="SECONDS",
+                       help="listen this long for answers after each pass (default: 0.5)")
 
 
 @functools.cache

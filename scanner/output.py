@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
-from camscan.model import AuditResult, Observation, ProbeResult
+from camscan.model import AuditResult, DiscoverySummary, Observation, ProbeResult
 from camscan.termtext import sanitize
 
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "notice": "cyan"}
@@ -142,6 +142,10 @@ def render(audit: AuditResult, file: IO[str], *, show_failures: bool = False) ->
                 Text(sanitize(failure.detail, max_len=200)),
             )
         console.print(failures)
+    if scan.discovery is not None:
+        console.print(Text(discovery_line(scan.discovery)))
+        for note in scan.discovery.notes:
+            console.print(Text(f"note: {sanitize(note, max_len=300)}"))
     kinds = Counter(f.kind.value for f in scan.failures)
     summary = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
     elapsed = (scan.finished_at - scan.started_at).total_seconds()
@@ -152,6 +156,20 @@ def render(audit: AuditResult, file: IO[str], *, show_failures: bool = False) ->
             f"{plural(len(audit.findings), 'finding')}"
         )
     )
+
+
+def discovery_line(summary: DiscoverySummary) -> str:
+    """One line: what each discovery method probed and found, and at what packet rate."""
+    parts = [
+        f"{m.method} {m.alive}/{m.addresses} alive ({plural(m.packets, 'packet')}, {m.seconds:.1f}s)"
+        if m.method != "none" else f"{plural(m.addresses, 'address')} without discovery"
+        for m in summary.methods
+    ]
+    if summary.unreachable:
+        parts.append(f"{summary.unreachable} unreachable (no route)")
+    mode = "" if summary.privileged else ", unprivileged"
+    return f"discovery ({summary.requested}{mode}, at most {summary.rate:g} packets/s): " + (
+        "; ".join(parts) or "no address to probe")
 
 
 def plural(count: int, noun: str) -> str:

@@ -47,6 +47,12 @@ class SweepOptions:
     # without a listener ends the wait at once with an ICMP port-unreachable.
     ws_discovery: bool = True
     ws_discovery_timeout: float = 1.0  # devices answer within 0.5 s (WS-Discovery APP_MAX_DELAY)
+    # Host discovery in front of the sweep (camscan.scanner.discovery), run by pipeline.run_scan
+    # for a TargetSet: "auto" picks ARP, SYN or connect per target; "none" connects to every one.
+    discovery: str = "none"
+    discovery_rate: float = 10_000.0  # packets per second, every method together
+    discovery_retries: int = 1
+    discovery_wait: float = 0.5  # seconds to listen for answers after each pass (nmap -T4: 500 ms)
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -55,6 +61,16 @@ class SweepOptions:
             raise UsageError(f"--per-host must be at least 1 (got {self.per_host})")
         if self.rate is not None and not (self.rate > 0 and math.isfinite(self.rate)):
             raise UsageError(f"--rate must be a positive number of connections per second (got {self.rate})")
+        if self.discovery not in ("auto", "arp", "syn", "connect", "none"):
+            raise UsageError(f"--discovery must be auto, arp, syn, connect or none (got {self.discovery!r})")
+        if not 0 <= self.discovery_retries <= 10:
+            raise UsageError(f"--discovery-retries must be 0-10 (got {self.discovery_retries})")
+        if not (0 < self.discovery_rate <= 1_000_000 and math.isfinite(self.discovery_rate)):
+            raise UsageError(
+                f"--discovery-rate must be 1-1000000 packets per second (got {self.discovery_rate})")
+        if not 0 < self.discovery_wait <= 60:
+            raise UsageError(
+                f"--discovery-wait must be more than 0 and at most 60 seconds (got {self.discovery_wait})")
         for name in ("connect_timeout", "handshake_timeout", "http_timeout", "legacy_timeout",
                      "ws_discovery_timeout"):
             value = getattr(self, name)
@@ -192,15 +208,18 @@ async def resolve_names(
 
 
 async def sweep(
-    endpoints: Iterable[Endpoint],
+    endpoints: Iterable[Endpoint] | trio.MemoryReceiveChannel[Endpoint],
     options: SweepOptions,
     *,
     on_result: ResultCallback | None = None,
+    names: TargetSet | None = None,
 ) -> tuple[list[Observation], list[ProbeFailure]]:
     """Probe every endpoint under the limits; return observations and failures (unsorted).
 
     One producer feeds every endpoint, in order, through a bounded memory channel to a fixed
     pool of `concurrency` workers; host names are resolved after the addresses, one at a time.
+    `endpoints` may be a channel (discovery hands live endpoints over as it finds them); the
+    host names are then those of `names`.
     """
     observations: list[Observation] = []
     failures: list[ProbeFailure] = []
@@ -305,16 +324,22 @@ async def sweep(
 
     async def produce(send: trio.MemorySendChannel[Endpoint]) -> None:
         async with send:
-            for endpoint in endpoints:
-                try:
-                    send.send_nowait(endpoint)
-                except trio.WouldBlock:
-                    # Every worker is busy and the buffer is full: wait for room. The
-                    # non-blocking try first skips a scheduler round-trip per endpoint while
-                    # workers keep up (a /16 of refusals).
-                    await send.send(endpoint)
-            if isinstance(endpoints, TargetSet):
-                async for item in resolve_names(endpoints, options):
+            if isinstance(endpoints, trio.MemoryReceiveChannel):
+                async with endpoints:
+                    async for endpoint in endpoints:
+                        await send.send(endpoint)
+            else:
+                for endpoint in endpoints:
+                    try:
+                        send.send_nowait(endpoint)
+                    except trio.WouldBlock:
+                        # Every worker is busy and the buffer is full: wait for room. The
+                        # non-blocking try first skips a scheduler round-trip per endpoint while
+                        # workers keep up (a /16 of refusals).
+                        await send.send(endpoint)
+            hostnames = names if names is not None else endpoints
+            if isinstance(hostnames, TargetSet):
+                async for item in resolve_names(hostnames, options):
                     if isinstance(item, ProbeFailure):
                         record(item)
                     else:

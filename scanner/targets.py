@@ -319,6 +319,13 @@ def _parse_file(path_text: str, into: _Parsed, *, depth: int) -> None:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
         raise UsageError(f"cannot read target file {path_text!r}: {reason}") from exc
+    if content.lstrip().startswith("{"):
+        # `camscan discover --json` output: scan exactly what was discovered.
+        from camscan.scanner.discovery.devices_file import device_targets
+
+        for spec in device_targets(path_text, content):
+            _parse_spec(spec, into, depth=depth + 1)
+        return
     for number, line in enumerate(content.splitlines(), start=1):
         entry = line.split("#", 1)[0].strip()
         if not entry:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import unquote
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
@@ -45,11 +45,18 @@ class DiscoveryFacts:
     vendor: str | None = None
     model: str | None = None
     scopes: tuple[str, ...] = ()
+    xaddrs: tuple[str, ...] = ()  # the device's service addresses, as announced
 
 
-def probe_message(message_id: str) -> bytes:
+def probe_message(message_id: str, *, video_transmitters: bool = False) -> bytes:
     """A WS-Discovery Probe without Types: it matches every target service (WS-Discovery 5.1),
-    so an NVR that only advertises tds:Device answers as well as a camera."""
+    so an NVR that only advertises tds:Device answers as well as a camera. The multicast
+    discovery of `camscan discover` asks for dn:NetworkVideoTransmitter, as ONVIF clients do
+    (ONVIF Core Specification section 7.3.2)."""
+    types = (
+        '<d:Types xmlns:dn="http://www.onvif.org/ver10/network/wsdl">dn:NetworkVideoTransmitter</d:Types>'
+        if video_transmitters else ""
+    )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
@@ -60,7 +67,7 @@ def probe_message(message_id: str) -> bytes:
         f"<a:MessageID>{escape(message_id)}</a:MessageID>"
         '<a:To s:mustUnderstand="1">urn:schemas-xmlsoap-org:ws:2005:04:discovery</a:To>'
         "</s:Header>"
-        "<s:Body><d:Probe/></s:Body></s:Envelope>"
+        f"<s:Body><d:Probe>{types}</d:Probe></s:Body></s:Envelope>"
     ).encode()
 
 
@@ -119,7 +126,9 @@ def parse_probe_matches(data: bytes, message_id: str) -> DiscoveryFacts | None:
     match = _child(_child(body, "ProbeMatches"), "ProbeMatch")
     if match is None:
         return None
-    return parse_scopes(_text(_child(match, "Scopes"))[:16384])
+    facts = parse_scopes(_text(_child(match, "Scopes"))[:16384])
+    xaddrs = tuple(_text(_child(match, "XAddrs"))[:16384].split()[:16])
+    return replace(facts, xaddrs=xaddrs) if xaddrs else facts
 
 
 async def ws_discover(address: str, timeout: float) -> DiscoveryFacts | None:

@@ -7,9 +7,11 @@ cd "$(dirname "$0")/.."
 # System packages: libpcap for scapy, chromium for the HTML report test, systemd-analyze for the
 # cron/systemd unit checks, iproute2 for the network-namespace tests, redis-server for the site
 # worker tests (each test starts its own on loopback; the service is not used), pebble (the ACME
-# test server) and openssl for the issuer tests. Installed only when missing and when we may (root).
+# test server) and openssl for the issuer tests, nftables (DROP vs REJECT firewalls) and
+# util-linux (setpriv, an unprivileged scanner) for the discovery LAN tests. Installed only when
+# missing and when we may (root).
 need=()
-for pkg in libpcap0.8 chromium iproute2 systemd redis-server pebble openssl; do
+for pkg in libpcap0.8 chromium iproute2 systemd redis-server pebble openssl nftables util-linux; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -22,6 +22,7 @@ from camscan.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE, Camsc
 # name -> (module, one-line summary). "scan" is also the default when no command is named.
 COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("camscan.commands.scan", "sweep targets, pull every HTTPS chain, judge it (default)"),
+    "discover": ("camscan.commands.discover", "who is on this segment: WS-Discovery, SSDP, mDNS, ARP"),
     "check": ("camscan.commands.check", "judge certificate files offline, before uploading them"),
     "rules": ("camscan.commands.rules", "list every rule with its id, severity and title"),
     "explain": ("camscan.commands.explain", "print one rule's documentation: camscan explain CS105"),

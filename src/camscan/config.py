@@ -65,6 +65,10 @@ _SCAN = (
     "http_timeout",
     "ws_discovery",
     "ws_discovery_timeout",
+    "discovery",
+    "discovery_rate",
+    "discovery_retries",
+    "discovery_wait",
 )
 _TRUST = ("mode", "ca_bundles", "intermediates", "offline")
 _THRESHOLDS = ("expiry_warn_days", "fail_on", "profile")
@@ -166,6 +170,10 @@ def _scan_section(where: Where, data: Mapping[str, Any], base: Path) -> ScanSect
         http_timeout=r.number("http_timeout", 3.0) or 3.0,
         ws_discovery=r.boolean("ws_discovery", True),
         ws_discovery_timeout=r.number("ws_discovery_timeout", 1.0) or 1.0,
+        discovery=r.string("discovery", "auto", choices=("auto", "arp", "syn", "connect", "none")) or "auto",
+        discovery_rate=r.number("discovery_rate", 10_000.0) or 10_000.0,
+        discovery_retries=r.integer("discovery_retries", 1, minimum=0, maximum=10) or 0,
+        discovery_wait=r.number("discovery_wait", 0.5) or 0.5,
     )
     _validate_targets(r, scan)
     return scan

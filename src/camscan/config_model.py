@@ -43,6 +43,10 @@ class ScanSection:
     http_timeout: float = 3.0
     ws_discovery: bool = True
     ws_discovery_timeout: float = 1.0
+    discovery: str = "auto"  # host discovery before the sweep (docs/discovery.md)
+    discovery_rate: float = 10_000.0
+    discovery_retries: int = 1
+    discovery_wait: float = 0.5
 
 
 @dataclass(frozen=True)

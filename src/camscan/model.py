@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cryptography import x509
 
-# 1.1: parameters.shard, rules_fingerprint and judging_fingerprint; 1.2: parameters.merge, sites
+# 1.1: parameters.shard, rules_fingerprint and judging_fingerprint; 1.2: parameters.merge, sites,
+# discovery and found_by
 SCHEMA_VERSION = "1.2"
 
 
@@ -268,12 +269,39 @@ class MergeCoverage:
 
 
 @dataclass(frozen=True)
+class DiscoveryMethodStats:
+    """What one host-discovery method did in a run (camscan.scanner.discovery)."""
+
+    method: str  # "arp", "syn", "connect", or "none" (addresses swept without discovery)
+    addresses: int  # addresses this method was responsible for
+    alive: int  # of those, how many answered
+    packets: int  # ARP requests, SYNs or connect attempts sent (0 for "none")
+    seconds: float
+
+
+@dataclass(frozen=True)
+class DiscoverySummary:
+    """The host-discovery stage in front of the TLS sweep: how the run found its hosts."""
+
+    requested: str  # what --discovery asked for: auto, arp, syn, connect
+    privileged: bool  # raw sockets were available (CAP_NET_RAW)
+    rate: float  # packets per second, all methods together
+    retries: int
+    methods: tuple[DiscoveryMethodStats, ...]
+    found_by: Mapping[str, str]  # address -> method, for every address the sweep went on to
+    macs: Mapping[str, str] = field(default_factory=dict)  # address -> MAC from ARP
+    unreachable: int = 0  # addresses without a route (nothing sent to them)
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ScanResult:
     parameters: ScanParameters
     started_at: datetime
     finished_at: datetime
     observations: tuple[Observation, ...]
     failures: tuple[ProbeFailure, ...]
+    discovery: DiscoverySummary | None = None  # None: no discovery stage ran
 
 
 SITE_COMPLETE = "complete"  # every shard of the site's sweep came back

@@ -6,9 +6,13 @@ the rule registry. Commands add I/O around these.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping
+
+import trio
 
 from camscan.model import (
     AuditContext,
@@ -21,6 +25,7 @@ from camscan.model import (
 )
 from camscan.reports.json_report import endpoint_order
 from camscan.scanner.sweep import ResultCallback, SweepOptions, sweep
+from camscan.scanner.targets import TargetSet
 
 
 def _now() -> dt.datetime:
@@ -52,16 +57,63 @@ async def run_scan(
     *,
     on_result: ResultCallback | None = None,
 ) -> ScanResult:
-    """Sweep `endpoints` (an iterable of Endpoint, or a TargetSet with host names)."""
+    """Sweep `endpoints` (an iterable of Endpoint, or a TargetSet with host names).
+
+    A TargetSet goes through host discovery first (options.discovery, docs/discovery.md): the
+    sweep then connects only to what answered.
+    """
     started = _now()
-    observations, failures = await sweep(endpoints, options, on_result=on_result)
+    summary = None
+    found: list[ProbeFailure] = []
+    prepared = None
+    if isinstance(endpoints, TargetSet) and options.discovery != "none":
+        from camscan.scanner.discovery.stage import prepare
+
+        prepared = prepare(endpoints, options)
+    if prepared is None:
+        observations, failures = await sweep(endpoints, options, on_result=on_result)
+    else:
+        from camscan.scanner.discovery.stage import discover
+
+        # Discovery hands each live endpoint over as soon as its host answers: the sweep
+        # connects to it while discovery still listens for the rest.
+        send, receive = trio.open_memory_channel[Endpoint](math.inf)
+        async with trio.open_nursery() as nursery:
+
+            async def run_discovery() -> None:
+                nonlocal summary
+                outcome = await discover(prepared, options, send)
+                summary = outcome.summary
+                found.extend(outcome.failures)
+                if on_result is not None:
+                    for failure in outcome.failures:
+                        on_result(failure)
+
+            nursery.start_soon(run_discovery)
+            assert isinstance(endpoints, TargetSet)  # prepare() ran on it
+            observations, failures = await sweep(receive, options, on_result=on_result, names=endpoints)
+    if summary is not None and summary.macs:
+        observations = [with_discovered_mac(o, summary.macs) for o in observations]
     return ScanResult(
         parameters=parameters,
         started_at=started,
         finished_at=_now(),
         observations=sort_observations(observations),
-        failures=sort_failures(failures),
+        failures=sort_failures([*failures, *found]),
+        discovery=summary,
     )
+
+
+def with_discovered_mac(observation: Observation, macs: Mapping[str, str]) -> Observation:
+    """The ARP sweep's MAC (and its OUI vendor) where the sweep's own identity sources found none."""
+    mac = macs.get(observation.endpoint.address)
+    identity = observation.identity
+    if mac is None or identity.mac is not None:
+        return observation
+    from camscan.scanner.identity import oui_vendor
+
+    found = dataclasses.replace(identity, mac=mac, vendor=identity.vendor or oui_vendor(mac))
+    return dataclasses.replace(observation, identity=found)
 
 
 async def judge(scan: ScanResult, ctx: AuditContext) -> AuditResult:

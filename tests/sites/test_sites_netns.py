@@ -187,7 +187,8 @@ def _answered(document: dict[str, object]) -> set[tuple[str, int]]:
 def test_the_central_audit_equals_a_single_machine_scan_of_both_labs(sites: Sites) -> None:
     config = sites.audit_config("equal", BOTH)
     central = sites.camscan("audit", "--config", str(config))
-    assert central.returncode == 1, central.stderr  # findings at "error": the default --fail-on
+    # Findings at "error" (the default --fail-on) exit 1.
+    assert central.returncode == 1, central.stderr + central.stdout[-3000:]
     assert "sites: 2 complete" in central.stdout
     assert "Traceback" not in central.stderr and sites.redis.password not in central.stdout + central.stderr
 
