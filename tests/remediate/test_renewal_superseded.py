@@ -1,6 +1,6 @@
 """`camscan audit` renewals (--as-of inside the renewal window, [fix] renew = true) remove the
 superseded certificate from the device: gone from the keystore of ONVIF (current and 1.0.2),
-Hikvision (through ONVIF) and Axis devices; a device that refuses the delete still ends renewed,
+Hikvision and Dahua (through ONVIF) and Axis devices; a device that refuses the delete still ends renewed,
 serving the new certificate, with the refusal in the audit log and the outcome."""
 
 from __future__ import annotations
@@ -11,17 +11,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
+from camscan import pki
 from camscan.lab import DeviceSpec
 from camscan.lab.device import Device
+from camscan.remediate.auditlog import AuditLog
+from camscan.remediate.drivers.base import Credentials, Driver, Session
+from camscan.remediate.supersede import remove_superseded
 from tests.remediate.test_apply_lab import (
     Run,
     make_run,  # noqa: F401  (the lab fixture)
 )
 from tests.remediate.test_renewal_audit import audit_config, renew_once, served
 
-REMOVED = ("onvif", "old", "axis", "hik")
+REMOVED = ("onvif", "old", "axis", "hik", "dahua")
 REFUSING = ("onvif-ro", "axis-ro")
 
 
@@ -43,6 +49,7 @@ def test_renewal_removes_the_superseded_certificate_or_reports_the_refusal(
         DeviceSpec("onvif", "expired", name="old", onvif_security="1.0.2"),
         DeviceSpec("axis", "expired", name="axis"),
         DeviceSpec("hikvision", "expired", name="hik"),
+        DeviceSpec("dahua", "expired", name="dahua"),
         DeviceSpec("onvif", "expired", name="onvif-ro"),
         DeviceSpec("axis", "expired", name="axis-ro"),
     )
@@ -75,3 +82,28 @@ def test_renewal_removes_the_superseded_certificate_or_reports_the_refusal(
             assert keystore_holds(device, old), name  # left as it was, unbound
             assert f"superseded {old.serial_number:x} left on the device (the device refused" in out
         assert f"superseded {old.serial_number:x} revoked" in out  # revocation goes on regardless
+
+
+def test_a_driver_without_a_delete_call_leaves_it_and_says_so(tmp_path: Path) -> None:
+    # The base driver (what a driver without a documented delete inherits) is never asked to
+    # guess: the renewal stands, the log says unsupported, the outcome asks for a person.
+    old = pki.make_leaf(None, common_name="cam").cert
+    creds = Credentials("admin", "pw")
+    audit = AuditLog(tmp_path / "audit.log")
+    actions: list[str] = []
+
+    async def main() -> None:
+        session = Session("127.0.0.1", 9, creds, set())
+        try:
+            await remove_superseded(
+                Driver(session), old.public_bytes(serialization.Encoding.DER), actions,
+                lambda action, result, **kw: audit.record("127.0.0.1:9", action, result, **kw),
+            )
+        finally:
+            await session.aclose()
+
+    trio.run(main)
+    entry = json.loads((tmp_path / "audit.log").read_text().splitlines()[-1])
+    assert (entry["action"], entry["result"]) == ("remove-superseded", "unsupported")
+    assert actions == [f"superseded {old.serial_number:x} left on the device (no documented delete call: "
+                       "remove it by hand)"]
