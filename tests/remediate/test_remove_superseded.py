@@ -129,3 +129,46 @@ async def test_a_device_that_refuses_keeps_both_and_serves_the_new_one(lab: Lab,
 
 def test_the_specs_cover_every_driver() -> None:
     assert {s.name for s in SPECS} == set(DRIVERS)
+
+
+@pytest.mark.parametrize("name", ["new", "old"])
+async def test_the_onvif_lab_refuses_deleting_what_is_referenced(lab: Lab, name: str) -> None:
+    # The lab's own guard (advancedsecurity.wsdl: "if a reference exists ... shall not delete"),
+    # hit directly with the driver's transport: the assigned path, a certificate a path names,
+    # the key of the served certificate.
+    device = lab.device(name)
+    with trio.fail_after(90):
+        cert, driver, session = await install(lab, device)
+        try:
+            store = device.firmware.keystore
+            path = str(device.personality_state["onvif_path"])
+            leaf_id = store.paths[path][0]
+            key_id = store.key_for(cert)
+            assert key_id is not None
+            call = driver.keystore.call  # type: ignore[attr-defined]
+            for body in (
+                f"<tas:DeleteCertificationPath><tas:CertificationPathID>{path}</tas:CertificationPathID>"
+                "</tas:DeleteCertificationPath>",
+                f"<tas:DeleteCertificate><tas:CertificateID>{leaf_id}</tas:CertificateID></tas:DeleteCertificate>",
+                f"<tas:DeleteKey><tas:KeyID>{key_id}</tas:KeyID></tas:DeleteKey>",
+            ):
+                with pytest.raises(DriverError, match="ReferenceExists") as refused:
+                    await call(body)
+                assert refused.value.kind == "rejected"
+            assert device.served().leaf == cert and store.paths[path][0] == leaf_id
+        finally:
+            await session.aclose()
+
+
+async def test_the_axis_lab_refuses_deleting_the_certificate_bound_to_https(lab: Lab) -> None:
+    device = lab.device("axis")
+    with trio.fail_after(90):
+        cert, driver, session = await install(lab, device)
+        try:
+            bound = str(device.personality_state["axis_https"])
+            with pytest.raises(DriverError, match="in use") as refused:
+                await driver._rest("DELETE", f"certificates/{bound}")  # type: ignore[attr-defined]
+            assert refused.value.kind == "rejected"
+            assert device.served().leaf == cert and holds(device, cert)
+        finally:
+            await session.aclose()
