@@ -55,6 +55,8 @@ class Keystore:
     keys: dict[str, PrivateKey] = field(default_factory=dict)
     certificates: dict[str, x509.Certificate] = field(default_factory=dict)
     paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    path_aliases: dict[str, str] = field(default_factory=dict)
+    certificate_keys: dict[str, str] = field(default_factory=dict)  # CertificateID -> KeyID
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def new_id(self, prefix: str) -> str:
@@ -72,6 +74,8 @@ class Keystore:
         self.keys.clear()
         self.certificates.clear()
         self.paths.clear()
+        self.path_aliases.clear()
+        self.certificate_keys.clear()
 
 
 class Firmware:
@@ -96,6 +100,9 @@ class Firmware:
         # carries (firmware that writes its factory-default address into CSRs).
         self.rejects_certificates: str | None = None
         self.csr_extra_ip: str | None = None
+        # A firmware that cannot delete from its keystore (ONVIF: the *Deletion faults the
+        # WSDL names; Axis: an error answer): the reason, or None.
+        self.refuses_deletes: str | None = None
 
     @property
     def builtin_ca(self) -> pki.Issued:

@@ -44,6 +44,7 @@ from camscan.remediate.drivers.base import (
 from camscan.remediate.issuers.base import Enrolment, Issuer, check_issued, csr_names, wanted_names
 from camscan.remediate.model import Action, DevicePlan, Outcome, Status, Strategy
 from camscan.remediate.plan import guess_driver
+from camscan.remediate.supersede import remove_superseded, revoke_superseded
 from camscan.scanner.tls_probe import ProbeSettings, probe
 
 POLL_INTERVAL = 0.5
@@ -245,7 +246,8 @@ async def apply_one(
                     )
                 log("verify", "ok")
                 if renewal and before is not None:
-                    await _supersede(issuer, before, progress, log)
+                    await remove_superseded(driver, before, progress.actions, log)
+                    await revoke_superseded(issuer, before, progress.actions, log)
             elif step.action == Action.REBOOT:
                 await driver.reboot()
                 progress.actions.append("reboot")
@@ -271,32 +273,6 @@ async def apply_one(
         with trio.CancelScope(shield=True):
             await session.aclose()
     return outcome(Status.FIXED, "applied: " + ", ".join(progress.actions))
-
-
-async def _supersede(issuer: Issuer, old_der: bytes, progress: _Progress, log: Callable[..., None]) -> None:
-    """After a verified renewal: revoke the certificate it replaced, where the issuer can.
-
-    A revocation that fails does not undo the renewal (the device serves a good certificate);
-    it is logged and reported for a person. Removing the superseded certificate from the
-    device's keystore needs a delete call in each device driver, which the drivers do not offer
-    yet: it stays on the device, unbound, and the audit log says so. For the site CA
-    (`local`), revocation waits on its issuance inventory: LocalIssuer.revoke is the hook.
-    """
-    old = x509.load_der_x509_certificate(old_der)
-    serial = f"{old.serial_number:x}"
-    log("remove-superseded", "manual", serial=serial, detail="the driver has no delete call: left unbound")
-    if not issuer.supports_revoke:
-        log("revoke", "unsupported", serial=serial, detail=f"{issuer.kind} cannot revoke through camscan")
-        progress.actions.append(f"superseded {serial} not revoked ({issuer.kind} cannot)")
-        return
-    try:
-        await issuer.revoke(old, "superseded")
-    except CamscanError as exc:
-        log("revoke", getattr(exc, "kind", "failed"), serial=serial, detail=str(exc))
-        progress.actions.append(f"superseded {serial} NOT revoked: {exc}")
-        return
-    log("revoke", "ok", serial=serial, reason="superseded")
-    progress.actions.append(f"superseded {serial} revoked")
 
 
 def _state(progress: _Progress) -> str:

@@ -229,6 +229,8 @@ def rest_cert(device: Device, request: Request) -> Response:
         alias = str(data.get("alias", ""))
         if not alias or kind is None or "subject" not in data:
             return _rest(400, error=(2, "Invalid parameter: alias, subject or key_type"))
+        if alias in aliases:
+            return _rest(400, error=(4, f"Alias already exists: {alias}"))
         cn, ips, dns = _names(str(data["subject"]), list(data.get("subject_alt_names", [])))
         key = pki.new_key(kind)
         firmware.keystore.add_key(key)
@@ -271,7 +273,15 @@ def rest_cert(device: Device, request: Request) -> Response:
                 firmware.install_signed(new)
             return _rest(200)
         if request.method == "DELETE":
-            del aliases[parts[1]]
+            # A certificate the web server is bound to is not pulled from under it (public
+            # clients check the same before DELETE); the key goes with the alias.
+            if device.personality_state.get("axis_https") == parts[1]:
+                return _rest(400, error=(5, f"Certificate in use: {parts[1]}"))
+            if firmware.refuses_deletes:
+                return _rest(400, error=(6, firmware.refuses_deletes))
+            key_id = firmware.keystore.key_for(aliases.pop(parts[1]))
+            if key_id is not None:
+                del firmware.keystore.keys[key_id]
             return _rest(200)
         if request.method == "GET":
             pem = aliases[parts[1]].public_bytes(serialization.Encoding.PEM).decode()

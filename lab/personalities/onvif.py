@@ -23,6 +23,7 @@ from xml.etree.ElementTree import Element
 
 from camscan.lab.auth import check_username_token
 from camscan.lab.httpserver import Request, Response
+from camscan.lab.personalities.onvif_keystore import KEYSTORE_OPERATIONS
 from camscan.lab.personalities.onvif_security import SECURITY_OPERATIONS, current_only
 from camscan.lab.personalities.soapfault import (
     CONTENT_TYPE,
@@ -184,6 +185,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     (TDS, "GetServices"): get_services,
     (TDS, "SystemReboot"): system_reboot,
     **SECURITY_OPERATIONS,
+    **KEYSTORE_OPERATIONS,
 }
 __all__ = ["CONTENT_TYPE", "PATHS", "envelope", "handle"]
 

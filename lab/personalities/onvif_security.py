@@ -176,8 +176,9 @@ async def upload_certificate(device: Device, op: Element) -> Response:
     cert_id = store.new_id("Cert")
     store.certificates[cert_id] = cert
     # A certificate without its private key here still gets a key entry (its public key).
+    store.certificate_keys[cert_id] = key_id or store.new_id("PublicKey")
     return soap(f"<tas:UploadCertificateResponse>{el('tas:CertificateID', cert_id)}"
-                f"{el('tas:KeyID', key_id or store.new_id('PublicKey'))}</tas:UploadCertificateResponse>")
+                f"{el('tas:KeyID', store.certificate_keys[cert_id])}</tas:UploadCertificateResponse>")
 
 
 async def upload_pkcs12(device: Device, op: Element) -> Response:
@@ -199,9 +200,11 @@ async def upload_pkcs12(device: Device, op: Element) -> Response:
     for c in [cert, *extra]:
         cid = store.new_id("Cert")
         store.certificates[cid] = c
+        store.certificate_keys[cid] = key_id if c is cert else store.new_id("PublicKey")
         ids.append(cid)
     path_id = store.new_id("CertPath")
     store.paths[path_id] = tuple(ids)
+    store.path_aliases[path_id] = text_local(op, "CertificationPathAlias")
     return soap("<tas:UploadCertificateWithPrivateKeyInPKCS12Response>"
                 f"{el('tas:CertificationPathID', path_id)}{el('tas:KeyID', key_id)}"
                 "</tas:UploadCertificateWithPrivateKeyInPKCS12Response>")
@@ -219,6 +222,7 @@ async def create_certification_path(device: Device, op: Element) -> Response:
                         "each certificate must be issued by the next")
     path_id = store.new_id("CertPath")
     store.paths[path_id] = ids
+    store.path_aliases[path_id] = text_local(op, "Alias")
     return soap(f"<tas:CreateCertificationPathResponse>{el('tas:CertificationPathID', path_id)}"
                 "</tas:CreateCertificationPathResponse>")
 
@@ -250,8 +254,6 @@ async def get_assigned_server_certificates(device: Device, op: Element) -> Respo
     inner = el("tas:CertificationPathID", path) if path else ""
     tag = "tas:GetAssignedServerCertificatesResponse"
     return soap(f"<{tag}>{inner}</{tag}>")
-
-
 
 
 KEYSTORE_CAPABILITIES = {

@@ -17,6 +17,15 @@ CreateECCKeyPair nor UploadCertificateWithPrivateKeyInPKCS12. So the driver firs
   else with pbeWithSHAAnd3-KeyTripleDES-CBC and a SHA-1 MAC (RFC 7292 appendix C), which every
   PKCS#12 reader accepts; the one-time passphrase travels inside TLS.
 Then Replace (or Add) ServerCertificateAssignment; rollback replaces it back.
+
+After a verified renewal, `remove_superseded` deletes what the replaced assignment pointed at,
+with operations both WSDL versions have: DeleteCertificationPath ("shall not delete the
+certificates that are referenced by the certification path"), then DeleteCertificate for each
+of its certificates no remaining path names ("shall not delete the public key"), then DeleteKey
+for the leaf's key when no remaining certificate names it (the WSDL: "if a reference exists for
+the specified key, a device shall produce the corresponding fault"). Only a path camscan made
+(alias camscan-https) whose leaf is the certificate the device served before, and which is no
+longer assigned to the TLS server, is touched.
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from camscan.pki import PrivateKey
-from camscan.remediate.drivers.base import DriverError
+from camscan.remediate.drivers.base import DriverError, Kept
 from camscan.remediate.drivers.soap import el, find, local, text
 
 ECDSA_SHA256 = "1.2.840.10045.4.3.2"
@@ -228,6 +237,59 @@ class Keystore:
             f"{el('tas:OldCertificationPathID', old)}{el('tas:NewCertificationPathID', new)}"
             "</tas:ReplaceServerCertificateAssignment>"
         )
+
+    async def _path(self, path_id: str) -> tuple[list[str], str]:
+        """GetCertificationPath: the certificate IDs (leaf first) and the alias."""
+        answer = await self.call(
+            f"<tas:GetCertificationPath>{el('tas:CertificationPathID', path_id)}</tas:GetCertificationPath>"
+        )
+        path = find(answer, "CertificationPath")
+        if path is None:
+            raise DriverError("protocol", "GetCertificationPath: no CertificationPath")
+        ids = [(c.text or "").strip() for c in path if local(c.tag) == "CertificateID"]
+        return ids, text(path, "Alias")
+
+    async def remove_superseded(self, old_leaf: bytes) -> str:
+        old, new = self.previous_path, self.installed_path
+        if not (old and new):
+            raise Kept("no earlier certification path was assigned before this install")
+        if old == new:
+            raise Kept("the same certification path serves the new certificate")
+        assigned = await self.call("<tas:GetAssignedServerCertificates/>")
+        serving = {(p.text or "").strip() for p in assigned if local(p.tag) == "CertificationPathID"}
+        if old in serving or new not in serving:
+            raise Kept(f"certification path {old} is still assigned to the TLS server")
+        ids, alias = await self._path(old)
+        if alias != ALIAS or not ids:
+            raise Kept(f"certification path {old} was not made by camscan (alias {alias[:40]!r})")
+        leaf = await self.call(f"<tas:GetCertificate>{el('tas:CertificateID', ids[0])}</tas:GetCertificate>")
+        try:
+            content = base64.b64decode(text(leaf, "Certificate", "CertificateContent"), validate=True)
+        except ValueError:
+            content = b""
+        if content != old_leaf:
+            raise Kept(f"the leaf of certification path {old} is not the superseded certificate")
+        key_id = text(leaf, "Certificate", "KeyID")
+        await self.call(
+            f"<tas:DeleteCertificationPath>{el('tas:CertificationPathID', old)}</tas:DeleteCertificationPath>"
+        )
+        removed = [f"certification path {old}"]
+        listed = await self.call("<tas:GetAllCertificationPaths/>")
+        still: set[str] = set()
+        for path_id in (p.text or "" for p in listed if local(p.tag) == "CertificationPathID"):
+            still.update((await self._path(path_id.strip()))[0])
+        for cert_id in ids:
+            if cert_id not in still:
+                await self.call(
+                    f"<tas:DeleteCertificate>{el('tas:CertificateID', cert_id)}</tas:DeleteCertificate>"
+                )
+                removed.append(f"certificate {cert_id}")
+        certificates = await self.call("<tas:GetAllCertificates/>")
+        keys = {text(c, "KeyID") for c in certificates if local(c.tag) == "Certificate"}
+        if key_id and ids[0] not in still and key_id not in keys:
+            await self.call(f"<tas:DeleteKey>{el('tas:KeyID', key_id)}</tas:DeleteKey>")
+            removed.append(f"key {key_id}")
+        return ", ".join(removed)
 
     async def rollback(self) -> bool:
         if not (self.previous_path and self.installed_path):

@@ -17,6 +17,12 @@ Sources (cited in docs/drivers.md):
   clients, e.g. AxisPowershell Set-AxisWebServerCertificate). So the driver reads the whole
   configuration and sends it back with only the certificate id changed (and the CA
   certificates it installed added); rollback sends the configuration it read, unchanged.
+- Removing a certificate: the same Certificate Management page ("fetch, replace and remove
+  existing certificates"): `DELETE /config/rest/cert/<version>/certificates/<alias>`, as public
+  clients send it (AxisPowershell Remove-AxisCertificate, which also refuses to delete the
+  certificate bound to HTTPS). After a verified renewal the driver deletes the alias the web
+  server was bound to before, only when camscan named it (camscan-https...), it holds the
+  certificate the device served before, and the web server is bound elsewhere now.
 - Time API, https://developer.axis.com/vapix/network-video/time-api : `setDateTime` takes UTC
   and leaves the zone alone.
 """
@@ -26,6 +32,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import secrets
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
@@ -37,7 +44,7 @@ from cryptography.hazmat.primitives import serialization
 
 from camscan.pki import PrivateKey
 from camscan.remediate.ca import key_pem
-from camscan.remediate.drivers.base import DriverError
+from camscan.remediate.drivers.base import DriverError, Kept
 from camscan.remediate.drivers.onvif import DeviceTime, OnvifDriver, find
 from camscan.remediate.drivers.soap import local
 
@@ -45,6 +52,11 @@ ALIAS = "camscan-https"
 WEBSERVER = "http://www.axis.com/vapix/ws/webserver"
 CERT_NS = "http://www.axis.com/vapix/ws/cert"
 API_VERSIONS = ("v1", "v1beta")  # released first
+
+
+def new_alias() -> str:
+    """A fresh alias per install: a renewal goes in beside the certificate it replaces."""
+    return f"{ALIAS}-{int(dt.datetime.now(dt.UTC).timestamp())}-{secrets.token_hex(2)}"
 
 
 def _pem(cert: x509.Certificate) -> str:
@@ -105,6 +117,9 @@ class AxisDriver(OnvifDriver):
     name = "axis"
     api: str | None = None
     previous_configuration: str | None = None
+    previous_alias: str | None = None  # what the web server was bound to before the install
+    installed_alias: str | None = None
+    csr_alias: str | None = None
 
     async def _cert_api(self) -> str:
         if self.api is None:
@@ -156,8 +171,10 @@ class AxisDriver(OnvifDriver):
     ) -> x509.CertificateSigningRequest:
         sans = [f"IP:{ip}" for ip in ips] + [f"DNS:{d}" for d in dns]
         names = {"subject": f"CN={common_name}", "subject_alt_names": sans}
-        await self._rest("POST", "create_certificate", {"alias": ALIAS, "key_type": "EC-P256", **names})
-        pem = await self._rest("POST", f"certificates/{quote(ALIAS)}/get_csr", names)
+        self.csr_alias = new_alias()
+        created = {"alias": self.csr_alias, "key_type": "EC-P256", **names}
+        await self._rest("POST", "create_certificate", created)
+        pem = await self._rest("POST", f"certificates/{quote(self.csr_alias)}/get_csr", names)
         try:
             return x509.load_pem_x509_csr(str(pem).encode())
         except ValueError:
@@ -178,13 +195,19 @@ class AxisDriver(OnvifDriver):
             aliases.append(alias)
         return aliases
 
-    async def _bind(self, alias: str, ca_aliases: Sequence[str]) -> None:
+    async def _tls_configuration(self) -> Element:
         answer = await self._webserver(f'<aweb:GetWebServerTlsConfiguration xmlns:aweb="{WEBSERVER}"/>')
         configuration = find(answer, "Configuration")
         if configuration is None:
             raise DriverError("protocol", "GetWebServerTlsConfiguration: no Configuration")
+        return configuration
+
+    async def _bind(self, alias: str, ca_aliases: Sequence[str]) -> None:
+        configuration = await self._tls_configuration()
         self.previous_configuration = serialize(configuration)
+        self.previous_alias = bound_alias(configuration)
         await self._set_configuration(with_certificate(configuration, alias, ca_aliases))
+        self.installed_alias = alias
 
     async def _set_configuration(self, configuration: str) -> None:
         await self._webserver(
@@ -193,11 +216,12 @@ class AxisDriver(OnvifDriver):
         )
 
     async def install_signed(self, chain: Sequence[x509.Certificate]) -> None:
-        await self._rest("PATCH", f"certificates/{quote(ALIAS)}", {"certificate": _pem(chain[0])})
-        await self._bind(ALIAS, await self._install_cas(chain[1:]))
+        alias = self.csr_alias or ALIAS
+        await self._rest("PATCH", f"certificates/{quote(alias)}", {"certificate": _pem(chain[0])})
+        await self._bind(alias, await self._install_cas(chain[1:]))
 
     async def upload(self, chain: Sequence[x509.Certificate], key: PrivateKey) -> None:
-        alias = f"{ALIAS}-{int(dt.datetime.now(dt.UTC).timestamp())}"
+        alias = new_alias()
         await self._rest(
             "POST",
             "certificates",
@@ -213,3 +237,30 @@ class AxisDriver(OnvifDriver):
             return False
         await self._set_configuration(self.previous_configuration)
         return True
+
+    async def remove_superseded(self, old_leaf: bytes) -> str:
+        old, new = self.previous_alias, self.installed_alias
+        if not (old and new) or old == new:
+            raise Kept("no other certificate was bound to HTTPS before this install")
+        if old != ALIAS and not old.startswith(ALIAS + "-"):
+            raise Kept(f"the alias {old[:60]!r} was not installed by camscan (factory or another tool's)")
+        if bound_alias(await self._tls_configuration()) != new:
+            raise Kept("the web server is not bound to the new certificate: nothing is deleted")
+        held = await self._rest("GET", f"certificates/{quote(old)}")
+        pem = str(held.get("certificate", "")) if isinstance(held, dict) else ""
+        try:
+            der = x509.load_pem_x509_certificate(pem.encode()).public_bytes(serialization.Encoding.DER)
+        except ValueError:
+            der = b""
+        if der != old_leaf:
+            raise Kept(f"the alias {old[:60]!r} does not hold the superseded certificate")
+        await self._rest("DELETE", f"certificates/{quote(old)}")
+        return f"alias {old} (certificate and private key)"
+
+
+def bound_alias(configuration: Element) -> str | None:
+    """The certificate id the web server's TLS configuration names."""
+    certificates = find(configuration, "CertificateSet", "Certificates")
+    found: list[Element] = list(certificates) if certificates is not None else []
+    ids = [(c.text or "").strip() for c in found if local(c.tag) == "Id"]
+    return ids[0] if ids else None

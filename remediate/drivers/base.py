@@ -158,3 +158,15 @@ class Driver:
     async def rollback(self) -> bool:
         """Put back the certificate assignment recorded before install; False if the API cannot."""
         return False
+
+    async def remove_superseded(self, old_leaf: bytes) -> str:
+        """After the install is verified over TLS: delete the certificate it replaced (DER
+        `old_leaf`, what the device served before), only if camscan installed it and nothing on
+        the device still refers to it. Returns what was removed, for the log. Raises DriverError
+        "unsupported" when the API has no delete call, "rejected" when the device refuses, and
+        Kept when a safety check says leave it."""
+        raise DriverError("unsupported", f"the {self.name} driver has no documented delete call")
+
+
+class Kept(Exception):
+    """The superseded certificate stays: it is not camscan's, or something still refers to it."""

@@ -229,3 +229,6 @@ class OnvifDriver(Driver):
 
     async def rollback(self) -> bool:
         return await self.keystore.rollback()
+
+    async def remove_superseded(self, old_leaf: bytes) -> str:
+        return await self.keystore.remove_superseded(old_leaf)

@@ -26,6 +26,10 @@ DIGEST_TYPE = (
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest"
 )
 REJECTING_FAULTS = (
+    "ReferenceExists",  # advancedsecurity.wsdl Delete*: "a reference exists" (env:Sender/ter:InvalidArgVal)
+    "KeyDeletion",
+    "CertificateDeletion",
+    "CertificationPathDeletion",
     "NoMatchingPrivateKey",
     "NoPrivateKey",
     "BadCertificate",
