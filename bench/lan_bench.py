@@ -7,9 +7,9 @@ Builds (tests/support/lan.py; every address exists only inside the namespaces ma
 deleted at the end):
 
     scanner 10.77.0.1/16 ── bridge ── 4 camera namespaces x 10 lab cameras (HTTPS 443), spread
-                                      over the on-link /16 (3 of them inside 10.77.0.0/20, none
-                                      in 10.77.224.0/20)
-                                  └── router 10.77.255.254: the routed 10.78.0.0/16 behind it,
+                                      over the on-link /16 (3 of them inside 10.77.0.0/20, none  # netns
+                                      in 10.77.224.0/20)  # netns
+                                  └── router 10.77.255.254: the routed 10.78.0.0/16 behind it,  # netns
                                       forwarding off (every SYN dropped, no ICMP)
 
 and runs the whole audit (discovery, TLS, rules, JSON report) with default camera ports, each
@@ -50,7 +50,7 @@ WRAPPER = (
 
 def camera_addresses() -> list[str]:
     rng = random.Random(13)
-    chosen = ["10.77.3.10", "10.77.9.200", "10.77.14.77"]  # inside 10.77.0.0/20
+    chosen = ["10.77.3.10", "10.77.9.200", "10.77.14.77"]  # inside 10.77.0.0/20  # netns
     while len(chosen) < CAMERAS:
         third = rng.randrange(16, 224)  # outside the /20s the runs below single out
         candidate = f"10.77.{third}.{rng.randrange(1, 255)}"
@@ -133,26 +133,27 @@ def main() -> int:
         lan.router("10.77.255.254", "10.78.0.1", "10.78.0.0/16", forward=False)  # netns
         lan.route(str(lan.scanner_ns), "10.78.0.0/16", "10.77.255.254")  # netns
         time.sleep(1)
-        rows.append(run_camscan(lan, "camscan on-link /16, auto (ARP)", ["10.77.0.0/16"]))
+        rows.append(run_camscan(lan, "camscan on-link /16, auto (ARP)", ["10.77.0.0/16"]))  # netns
         rows.append(run_camscan(lan, "camscan on-link /16, --discovery syn (ARP, then SYN)",
-                                ["10.77.0.0/16", "--discovery", "syn"]))
-        rows.append(run_camscan(lan, "camscan routed /16 (SYNs dropped), auto (SYN)", ["10.78.0.0/16"]))
+                                ["10.77.0.0/16", "--discovery", "syn"]))  # netns
+        routed = ["10.78.0.0/16"]  # netns
+        rows.append(run_camscan(lan, "camscan routed /16 (SYNs dropped), auto (SYN)", routed))
         # nmap's time on the /20 varies a lot from run to run: three rounds each, interleaved,
         # and the median of each is compared.
         pairs: list[tuple[dict[str, object], dict[str, object] | None]] = []
         for _ in range(args.rounds):
-            ours = run_camscan(lan, "camscan on-link /20 (3 cameras), auto (ARP)", ["10.77.0.0/20"])
-            pairs.append((ours, None if args.skip_nmap else run_nmap(lan, "10.77.0.0/20")))
+            ours = run_camscan(lan, "camscan on-link /20 (3 cameras), auto (ARP)", ["10.77.0.0/20"])  # netns
+            pairs.append((ours, None if args.skip_nmap else run_nmap(lan, "10.77.0.0/20")))  # netns
         rows.append(_median([p[0] for p in pairs]))
         # What the gentle default costs: the same /20 with the cap raised (nmap -T4 has none).
         rows.append(run_camscan(lan, "camscan on-link /20 (3 cameras), --discovery-rate 100000",
-                                ["10.77.0.0/20", "--discovery-rate", "100000"]))
+                                ["10.77.0.0/20", "--discovery-rate", "100000"]))  # netns
         rows.append(run_camscan(lan, "camscan on-link /20 (3 cameras), --discovery connect (root)",
-                                ["10.77.0.0/20", "--discovery", "connect"]))
+                                ["10.77.0.0/20", "--discovery", "connect"]))  # netns
         rows.append(run_camscan(lan, "camscan on-link /20 (empty), unprivileged (connect)",
-                                ["10.77.224.0/20"], user="nobody"))
+                                ["10.77.224.0/20"], user="nobody"))  # netns
         rows.append(run_camscan(lan, "camscan on-link /24 (empty), --no-discovery (as before)",
-                                ["10.77.224.0/24", "--no-discovery"]))
+                                ["10.77.224.0/24", "--no-discovery"]))  # netns
         if not args.skip_nmap:
             rows.append(_median([p[1] for p in pairs if p[1] is not None]))
     print("| run | wall (s) | peak RSS (MB) | HTTPS found | endpoints reported | discovery |")
@@ -179,7 +180,7 @@ def main() -> int:
         print(f"- peak memory {label}: {rss:.0f} MB -> {'met' if rss < 150 else 'NOT met'} (< 150 MB)")
     if not args.skip_nmap:
         ours = float(str(by["camscan on-link /20 (3 cameras), auto (ARP)"]["wall"]))
-        theirs = float(str(by["nmap -T4 10.77.0.0/20"]["wall"]))
+        theirs = float(str(by["nmap -T4 10.77.0.0/20"]["wall"]))  # netns
         print(f"- /20: nmap -T4 {theirs:.1f} s vs camscan {ours:.1f} s = {theirs / ours:.1f}x "
               f"-> {'met' if theirs / ours >= 10 else 'NOT met'} (>= 10x)")
     return 0

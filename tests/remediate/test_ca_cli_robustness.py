@@ -31,7 +31,7 @@ CASES: dict[str, list[str]] = {
     "sign-not-a-csr": ["sign", "--ca", "{ca}", "{ca}/ca.pem", "--ip", "127.0.0.7", "--out", "{tmp}/a"],
     "csr-empty-dns": ["csr", "--dns", "", "--out", "{tmp}/a"],
     "init-bad-permit-dns": ["init", "--dir", "{tmp}/new", "--permit-dns", "ü.example"],
-    "init-bad-permit-ip": ["init", "--dir", "{tmp}/new", "--permit-ip", "10.0.0.1/8"],
+    "init-bad-permit-ip": ["init", "--dir", "{tmp}/new", "--permit-ip", "10.0.0.1/8"],  # not contacted
     "init-bad-crl-url": ["init", "--dir", "{tmp}/new", "--crl-url", "http://ü.example/x"],
     "init-empty-name": ["init", "--dir", "{tmp}/new", "--name", ""],
     "init-unwritable": ["init", "--dir", "/proc/camscan-ca"],

@@ -197,7 +197,7 @@ def test_fix_apply_refuses_what_the_site_ca_may_not_sign_and_leaves_the_device_a
 ) -> None:
     """The signing checks are inside the signing function: `fix --apply` gets them too."""
     run = make_run(DeviceSpec("hikvision", "expired", name="cam"), DeviceSpec("axis", "expired", name="ax"))
-    run.ca = LocalCA.init(tmp_path / "elsewhere", permit_ips=["10.0.0.0/8"])  # not the lab's range
+    run.ca = LocalCA.init(tmp_path / "elsewhere", permit_ips=["10.0.0.0/8"])  # not the lab's: not contacted
     before = {name: run.fingerprint(run.lab.device(name)) for name in ("cam", "ax")}
     run.fix("--apply", "--yes", "--user", "admin", "--reboot-timeout", "10")
     outcomes = run.outcomes()

@@ -337,7 +337,7 @@ def test_a_shards_history_finding_survives_the_merge(
             "rule_id": "CS404",
             "severity": "error",
             "title": "Certificate names the device's previous address",
-            "message": "seen at 10.0.0.9 by the history",
+            "message": "seen at 10.0.0.9 by the history",  # not contacted
             "evidence": {"history_mac": None},
             "remediation": "Reboot.",
         }
@@ -349,5 +349,5 @@ def test_a_shards_history_finding_survives_the_merge(
     capsys.readouterr()
     entry = next(e for e in _read(merged)["endpoints"] if e["address"] == healthy["address"])
     assert [f["message"] for f in entry["findings"] if f["rule_id"] == "CS404"] == [
-        "seen at 10.0.0.9 by the history"
+        "seen at 10.0.0.9 by the history"  # not contacted
     ]
