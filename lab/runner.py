@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import resource
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -32,6 +31,7 @@ from camscan.lab.identity import make_identity
 from camscan.lab.personalities import get as get_personality
 from camscan.lab.scenarios import SCENARIOS
 from camscan.model import Endpoint
+from camscan.runtime import raise_fd_limit
 
 BIND_RETRIES = 256  # addresses to skip when another lab (or test) holds one
 
@@ -52,17 +52,6 @@ class AddressPool:
             self._used.add(text)
             return text
         raise CamscanError(f"the lab's address block {self.network} is exhausted")
-
-
-def raise_fd_limit(needed: int) -> int:
-    """Raise the soft open-files limit toward `needed` (up to the hard limit); return the new soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft >= needed:
-        return soft
-    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 class Lab:

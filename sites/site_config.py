@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from camscan.config_reader import Reader, Where, check_keys
+from camscan.config_reader import Reader, Where, anchor, check_keys, ports_spec
 from camscan.errors import UsageError
 from camscan.sites.broker import DEFAULT_URL_ENV, BrokerSettings
 
@@ -105,14 +105,13 @@ def _site(where: Where, index: int, table: Any, base: Path) -> SiteSection:
     name = r.required_string("name")
     if not _NAME.match(name):
         raise where.fail(r.key("name"), f"{name!r}: letters, digits, '.', '_' and '-' only (at most 63)")
-    from camscan.config import _anchor, _ports_spec  # one meaning for ports and @files in every table
 
     site = SiteSection(
         name=name,
         queue=r.string("queue", f"camscan.{name}") or f"camscan.{name}",
-        targets=tuple(_anchor(t, base) for t in r.strings("targets", required=True)),
-        ports=_ports_spec(r),
-        exclude=tuple(_anchor(t, base) for t in r.strings("exclude")),
+        targets=tuple(anchor(t, base) for t in r.strings("targets", required=True)),
+        ports=ports_spec(r),
+        exclude=tuple(anchor(t, base) for t in r.strings("exclude")),
         allow_large=r.boolean("allow_large", False),
         shards=r.integer("shards", None, minimum=1, maximum=1024),
         timeout=r.number("timeout", None),

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from camscan.config_model import ScanSection
-from camscan.config_reader import Reader, Where, check_keys
+from camscan.config_reader import Reader, Where, check_keys, ports_spec, sweep_limits
 from camscan.errors import UsageError
 from camscan.sites.allow import AllowList
 from camscan.sites.broker import BrokerSettings
@@ -74,9 +74,8 @@ def parse_worker_config(data: Mapping[str, Any], path: Path) -> WorkerConfig:
     allow = w.strings("allow", required=True)
     ports = None
     if w.has("ports"):
-        from camscan.config import _ports_spec
 
-        ports = _ports_spec(w)
+        ports = ports_spec(w)
     try:
         AllowList(allow)
     except UsageError as exc:
@@ -84,19 +83,7 @@ def parse_worker_config(data: Mapping[str, Any], path: Path) -> WorkerConfig:
     limits_table = top.table_of("scan")
     check_keys(where, "[scan]", limits_table, _LIMITS)
     r = Reader(where, "[scan]", limits_table, base)
-    limits = ScanSection(
-        targets=(),
-        concurrency=r.integer("concurrency", 256, minimum=1, maximum=65536) or 256,
-        per_host=r.integer("per_host", 2, minimum=1, maximum=64) or 2,
-        rate=r.number("rate", None),
-        connect_timeout=r.number("connect_timeout", 3.0) or 3.0,
-        handshake_timeout=r.number("handshake_timeout", 5.0) or 5.0,
-        http_facts=r.boolean("http_facts", True),
-        legacy_probe=r.boolean("legacy_probe", True),
-        http_timeout=r.number("http_timeout", 3.0) or 3.0,
-        ws_discovery=r.boolean("ws_discovery", True),
-        ws_discovery_timeout=r.number("ws_discovery_timeout", 1.0) or 1.0,
-    )
+    limits = ScanSection(targets=(), **sweep_limits(r))
     return WorkerConfig(
         path=path,
         site=site,

@@ -9,15 +9,14 @@ timeout a filtered one. Every connect attempt counts against the shared Pacer.
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import resource
 import socket
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import trio
 
+from camscan.runtime import raise_fd_limit
 from camscan.scanner.discovery.pacer import Pacer
 
 # The kernel gave up on the address itself (ARP/ND failed, or an ICMP host/net unreachable).
@@ -40,17 +39,6 @@ class ConnectResult:
     hosts: dict[str, HostAnswer] = field(default_factory=dict)  # only hosts that answered
     dead: int = 0  # unreachable, or silent on every port
     packets: int = 0
-
-
-def raise_fd_limit(needed: int) -> int:
-    """Raise the soft open-files limit toward `needed` (up to the hard limit); return the soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft >= needed:
-        return soft
-    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 async def _attempt(address: str, port: int, timeout: float) -> str:

@@ -32,7 +32,10 @@ from camscan.config_model import (
 from camscan.config_reader import (
     Reader,
     Where,
+    anchor,
     check_keys,
+    ports_spec,
+    sweep_limits,
 )
 from camscan.errors import UsageError
 from camscan.rules.options import TRUST_MODES
@@ -91,29 +94,6 @@ _EMAIL = (
 )
 
 
-def _ports_spec(reader: Reader) -> str:
-    if not reader.has("ports"):
-        return "cameras"
-    value = reader.table["ports"]
-    if isinstance(value, str) and value.strip():
-        spec = value.strip()
-    elif (
-        isinstance(value, list)
-        and value
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    ):
-        spec = ",".join(str(v) for v in value)
-    else:
-        raise reader._bad("ports", 'a port spec string ("443,8443", "cameras") or a list of integers', value)
-    from camscan.scanner.targets import parse_ports
-
-    try:
-        parse_ports(spec)
-    except UsageError as exc:
-        raise reader.where.fail(reader.key("ports"), str(exc)) from None
-    return spec
-
-
 def _shard(reader: Reader) -> str | None:
     text = reader.string("shard", None)
     if text is None:
@@ -141,13 +121,6 @@ def _validate_targets(reader: Reader, scan: ScanSection) -> None:
         raise reader.where.fail(reader.key("exclude"), str(exc)) from None
 
 
-def _anchor(spec: str, base: Path) -> str:
-    """"@hosts.txt" in a config names a file beside the config, not in cron's working directory."""
-    if spec.startswith("@"):
-        return "@" + str((base / Path(spec[1:]).expanduser()).resolve())
-    return spec
-
-
 def _scan_section(where: Where, data: Mapping[str, Any], base: Path) -> ScanSection:
     if "scan" not in data:
         raise where.fail("[scan]", "missing (the config needs at least [scan] targets)")
@@ -155,21 +128,12 @@ def _scan_section(where: Where, data: Mapping[str, Any], base: Path) -> ScanSect
     check_keys(where, "[scan]", table, _SCAN)
     r = Reader(where, "[scan]", table, base)
     scan = ScanSection(
-        targets=tuple(_anchor(t, base) for t in r.strings("targets", required=True)),
-        ports=_ports_spec(r),
-        exclude=tuple(_anchor(t, base) for t in r.strings("exclude")),
+        targets=tuple(anchor(t, base) for t in r.strings("targets", required=True)),
+        ports=ports_spec(r),
+        exclude=tuple(anchor(t, base) for t in r.strings("exclude")),
         allow_large=r.boolean("allow_large", False),
         shard=_shard(r),
-        concurrency=r.integer("concurrency", 256, minimum=1, maximum=65536) or 256,
-        per_host=r.integer("per_host", 2, minimum=1, maximum=64) or 2,
-        rate=r.number("rate", None),
-        connect_timeout=r.number("connect_timeout", 3.0) or 3.0,
-        handshake_timeout=r.number("handshake_timeout", 5.0) or 5.0,
-        http_facts=r.boolean("http_facts", True),
-        legacy_probe=r.boolean("legacy_probe", True),
-        http_timeout=r.number("http_timeout", 3.0) or 3.0,
-        ws_discovery=r.boolean("ws_discovery", True),
-        ws_discovery_timeout=r.number("ws_discovery_timeout", 1.0) or 1.0,
+        **sweep_limits(r),
         discovery=r.string("discovery", "auto", choices=("auto", "arp", "syn", "connect", "none")) or "auto",
         discovery_rate=r.number("discovery_rate", 10_000.0) or 10_000.0,
         discovery_retries=r.integer("discovery_retries", 1, minimum=0, maximum=10) or 0,

@@ -127,3 +127,50 @@ class Reader:
         if not isinstance(value, dict):
             raise self._bad(name, "a table", value)
         return value
+
+
+def ports_spec(reader: Reader) -> str:
+    if not reader.has("ports"):
+        return "cameras"
+    value = reader.table["ports"]
+    if isinstance(value, str) and value.strip():
+        spec = value.strip()
+    elif (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        spec = ",".join(str(v) for v in value)
+    else:
+        raise reader._bad("ports", 'a port spec string ("443,8443", "cameras") or a list of integers', value)
+    from camscan.scanner.targets import parse_ports
+
+    try:
+        parse_ports(spec)
+    except UsageError as exc:
+        raise reader.where.fail(reader.key("ports"), str(exc)) from None
+    return spec
+
+
+def anchor(spec: str, base: Path) -> str:
+    """"@hosts.txt" in a config names a file beside the config, not in cron's working directory."""
+    if spec.startswith("@"):
+        return "@" + str((base / Path(spec[1:]).expanduser()).resolve())
+    return spec
+
+
+def sweep_limits(r: Reader) -> dict[str, Any]:
+    """The sweep's limits and probes of a [scan] table, with their defaults (an audit's config
+    and a site worker's read the same keys the same way)."""
+    return {
+        "concurrency": r.integer("concurrency", 256, minimum=1, maximum=65536) or 256,
+        "per_host": r.integer("per_host", 2, minimum=1, maximum=64) or 2,
+        "rate": r.number("rate", None),
+        "connect_timeout": r.number("connect_timeout", 3.0) or 3.0,
+        "handshake_timeout": r.number("handshake_timeout", 5.0) or 5.0,
+        "http_facts": r.boolean("http_facts", True),
+        "legacy_probe": r.boolean("legacy_probe", True),
+        "http_timeout": r.number("http_timeout", 3.0) or 3.0,
+        "ws_discovery": r.boolean("ws_discovery", True),
+        "ws_discovery_timeout": r.number("ws_discovery_timeout", 1.0) or 1.0,
+    }

@@ -11,6 +11,8 @@ CLI turns SIGTERM into SIGINT (see cli._sigterm_as_interrupt).
 
 from __future__ import annotations
 
+import contextlib
+import resource
 import signal
 import threading
 from collections.abc import Awaitable, Callable
@@ -49,3 +51,17 @@ async def _interruptible(async_fn: Callable[..., Awaitable[T]], *args: Any) -> T
     """async_fn without the KI protection of main(): should a signal arrive once the receiver
     is closed again (the run is ending), trio's usual behaviour applies to the command's code."""
     return await async_fn(*args)
+
+
+def raise_fd_limit(needed: int) -> int:
+    """Raise the soft open-files limit toward `needed` (up to the hard limit); return the soft limit.
+
+    A sweep or a lab holds one descriptor per connection in flight: the usual soft limit of 1,024
+    would fail connections with EMFILE long before the concurrency asked for."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= needed:
+        return soft
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
