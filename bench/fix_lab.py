@@ -212,12 +212,13 @@ def main() -> int:
         f"Python {platform.python_version()}, --issuer {options.issuer}, --parallel {options.parallel}"
         f"{', --move-to-site-ca' if options.move_to_site_ca else ''}, load {os.getloadavg()[0]:.2f}\n"
     )
-    print("| wall | peak RSS | devices planned | fixed | not fixed | skipped | failed | findings before "
-          "| after |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| wall | peak RSS | devices planned | fixed | improved | not fixed | skipped | failed "
+          "| findings before | after |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     print(
         f"| {wall:.1f} s | {int(rss.group(1)) / 1024 if rss else float('nan'):.0f} MiB | "
-        f"{len(document['devices'])} | {statuses['fixed']} | {statuses['not_fixed']} | "
+        f"{len(document['devices'])} | {statuses['fixed']} | {statuses['improved']} | "
+        f"{statuses['not_fixed']} | "
         f"{statuses['skipped']} | "
         f"{statuses['failed']} | {sum(found_before.values())} | {sum(found_after.values())} |\n"
     )
