@@ -72,8 +72,11 @@ def render_junit(audit: AuditResult) -> str:
         )
         notices = [f for f in report.findings if f.severity is Severity.NOTICE]
         leaf = leaf_summary(report.observation)
-        if report.observation is not None or notices:
+        site = audit.site_of(endpoint)  # a central audit across sites (camscan.sites)
+        if report.observation is not None or notices or site is not None:
             props = ET.SubElement(case, "properties")
+            if site is not None:
+                ET.SubElement(props, "property", name="site", value=_clean(site))
             if report.observation is not None:
                 for key in ("subject", "issuer", "not_after", "sha256"):
                     ET.SubElement(props, "property", name=f"leaf.{key}", value=_clean(leaf[key]))

@@ -144,9 +144,9 @@ def _fingerprint(finding: Finding, occurrence: int) -> str:
     return f"{hashlib.sha256(key.encode('utf-8')).hexdigest()}:{occurrence}"
 
 
-def _result(finding: Finding, rule_index: int, occurrence: int) -> dict[str, Any]:
+def _result(finding: Finding, rule_index: int, occurrence: int, site: str | None = None) -> dict[str, Any]:
     endpoint = finding.endpoint
-    return {
+    result: dict[str, Any] = {
         "ruleId": finding.rule_id,
         "ruleIndex": rule_index,
         "level": LEVELS[finding.severity],
@@ -163,6 +163,9 @@ def _result(finding: Finding, rule_index: int, occurrence: int) -> dict[str, Any
             "evidence": _clean(dict(finding.evidence)),
         },
     }
+    if site is not None:  # a central audit across sites (camscan.sites)
+        result["properties"]["site"] = sanitize(site)
+    return result
 
 
 def build_sarif(audit: AuditResult) -> dict[str, Any]:
@@ -179,7 +182,7 @@ def build_sarif(audit: AuditResult) -> dict[str, Any]:
     for finding in findings:
         key = (finding.endpoint, finding.rule_id)
         seen[key] = seen.get(key, 0) + 1
-        results.append(_result(finding, index[finding.rule_id], seen[key]))
+        results.append(_result(finding, index[finding.rule_id], seen[key], audit.site_of(finding.endpoint)))
 
     scan = audit.scan
     return {

@@ -189,6 +189,29 @@ def test_the_csv_report_and_the_summary_line_name_the_sites() -> None:
     )
 
 
+def test_junit_and_sarif_name_each_endpoints_site() -> None:
+    import dataclasses
+    import xml.etree.ElementTree as ET
+
+    from camscan.reports.junit_report import render_junit
+    from camscan.reports.sarif_report import build_sarif
+    from tests.reports.sample import build_audit
+
+    audit = build_audit(hostile=False)
+    sites = {f.endpoint: "north" for f in audit.findings}
+    labelled = dataclasses.replace(audit, sites=(SiteStatus("north", "camscan.north", "complete", 1, 1, 3),),
+                                   endpoint_sites=sites)
+    results = build_sarif(labelled)["runs"][0]["results"]
+    assert results and {r["properties"]["site"] for r in results} == {"north"}
+    assert all("site" not in r["properties"] for r in build_sarif(audit)["runs"][0]["results"])
+    cases = ET.fromstring(render_junit(labelled)).iter("testcase")
+    named = {c.get("classname"): [p.get("value") for p in c.iter("property") if p.get("name") == "site"]
+             for c in cases}
+    assert {f"camscan.{e.address}" for e in sites} <= set(named)
+    assert all(named[f"camscan.{e.address}"] == ["north"] for e in sites)
+    assert not [p for p in ET.fromstring(render_junit(audit)).iter("property") if p.get("name") == "site"]
+
+
 def test_two_sites_returning_the_same_endpoint_are_refused(tmp_path: Path) -> None:
     import dataclasses
 
