@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from camscan.config_reader import Reader, Where, anchor, check_keys, ports_spec
+from camscan.config_reader import Reader, Where, anchor, check_keys, ports_spec, read_toml
 from camscan.errors import UsageError
 from camscan.sites.broker import DEFAULT_URL_ENV, BrokerSettings
 
@@ -167,15 +167,5 @@ def parse_sites(data: Mapping[str, Any], path: Path, *, extra_keys: tuple[str, .
 
 def load_sites(path: str | Path) -> SitesConfig:
     """`camscan scan --sites FILE`: a file of [[sites]], [broker] and [dispatch] only."""
-    import tomllib
-
-    config_path = Path(path).expanduser()
-    try:
-        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read sites file {config_path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{config_path}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{config_path}: invalid TOML: {exc}") from None
-    return parse_sites(data, config_path.resolve())
+    data, resolved = read_toml(path, "sites file")
+    return parse_sites(data, resolved)

@@ -18,14 +18,13 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from camscan.config_model import ScanSection
-from camscan.config_reader import Reader, Where, check_keys, ports_spec, sweep_limits
+from camscan.config_reader import Reader, Where, check_keys, ports_spec, read_toml, sweep_limits
 from camscan.errors import UsageError
 from camscan.sites.allow import AllowList
 from camscan.sites.broker import BrokerSettings
@@ -98,13 +97,5 @@ def parse_worker_config(data: Mapping[str, Any], path: Path) -> WorkerConfig:
 
 
 def load_worker_config(path: str | Path) -> WorkerConfig:
-    config_path = Path(path).expanduser()
-    try:
-        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read worker config {config_path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{config_path}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{config_path}: invalid TOML: {exc}") from None
-    return parse_worker_config(data, config_path.resolve())
+    data, resolved = read_toml(path, "worker config")
+    return parse_worker_config(data, resolved)

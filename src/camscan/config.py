@@ -10,7 +10,6 @@ the config names.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from camscan.config_reader import (
     anchor,
     check_keys,
     ports_spec,
+    read_toml,
     sweep_limits,
 )
 from camscan.errors import UsageError
@@ -334,15 +334,5 @@ def parse_config(data: Mapping[str, Any], path: Path) -> AuditConfig:
 
 def load_config(path: str | os.PathLike[str]) -> AuditConfig:
     """Read and validate an audit config; UsageError (exit 2) naming the file and key on any problem."""
-    config_path = Path(path).expanduser()
-    try:
-        raw = config_path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read config {config_path}: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise UsageError(f"{config_path}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{config_path}: invalid TOML: {exc}") from None
-    return parse_config(data, config_path.resolve())
+    data, resolved = read_toml(path, "config")
+    return parse_config(data, resolved)

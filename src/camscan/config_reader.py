@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -174,3 +175,23 @@ def sweep_limits(r: Reader) -> dict[str, Any]:
         "ws_discovery": r.boolean("ws_discovery", True),
         "ws_discovery_timeout": r.number("ws_discovery_timeout", 1.0) or 1.0,
     }
+
+
+def read_toml(path: str | os.PathLike[str], what: str) -> tuple[dict[str, Any], Path]:
+    """The TOML table of a config file and its resolved path; UsageError (exit 2) naming the
+    file for one that cannot be read, is not UTF-8 or is not TOML. `what`: "config",
+    "worker config", "sites file"."""
+    import tomllib
+
+    config_path = Path(path).expanduser()
+    try:
+        raw = config_path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {config_path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise UsageError(f"{config_path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{config_path}: invalid TOML: {exc}") from None
+    return data, config_path.resolve()
