@@ -15,7 +15,7 @@ the finding says it is an inference (`inferred: true`) and why (`inference`, one
 reason):
 
 - `vendor_pattern`: the issuer's name is a firmware built-in CA in camscan's vendor table
-  (rules/vendor_pki.py: Dahua's "Product Root CA", device-protocols.md section 8);
+  (rules/vendor_pki.py: Dahua's "Product Root CA", its public source);
 - `fleet` (leaves only): the same issuer (name and key id) signs the leaves of at least 3
   devices (distinct addresses) of the scan, no certificate presented anywhere in the scan
   bears its name, and none of those leaves has an AIA caIssuers URL (a per-model firmware CA);

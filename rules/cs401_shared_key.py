@@ -10,8 +10,8 @@ certificate, CS402 reports that as well.
 
 ## Why it matters
 A private key is meant to live on one device. The same key on many devices is a factory
-default baked into the firmware (the Hikvision intercom key in device-protocols.md, section
-8), or one certificate and key copied to every camera (Sunell HTTPS FAQ, Q4 describes exactly that).
+default baked into the firmware (the Hikvision intercom key of a public DS-KV6113
+teardown), or one certificate and key copied to every camera (Sunell HTTPS FAQ, Q4 describes exactly that).
 Either way, extracting the key from one device, or from a firmware image anyone can download,
 lets an attacker impersonate every one of them and, without forward secrecy, decrypt their
 recorded traffic. The Sunell HTTPS FAQ, A3: each device should create its own private key.
@@ -64,7 +64,7 @@ RULE = Rule(
     id="CS401",
     title="Same public key on several devices",
     severity=Severity.ERROR,
-    citation="Sunell HTTPS FAQ (Q3/A3, Q4); device-protocols.md section 8; CWE-321; ETSI EN 303 645 "
+    citation="Sunell HTTPS FAQ (Q3/A3, Q4); camscan vendor PKI table; CWE-321; ETSI EN 303 645 "
     "provision 5.4-2",
     rationale="A key shared by many devices is compromised for all of them as soon as it leaks "
     "from one device or firmware image.",

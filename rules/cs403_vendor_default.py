@@ -3,8 +3,8 @@
 ## What it checks
 The leaf's subject and issuer (and the subjects of any CA certificates the device sends)
 against a small table of factory certificates documented for camera and network-device
-vendors (rules/vendor_pki.py, shared with CS404 and the chain verdict; device-protocols.md,
-section 8, cites the sources):
+vendors (rules/vendor_pki.py, shared with CS404 and the chain verdict; each entry cites its
+public source):
 
 - issuer `CN=Product Root CA, O=DahuaTech` (Dahua and OEMs, warning): a per-device leaf made
   at boot by a CA baked into every firmware image.
@@ -70,7 +70,8 @@ RULE = Rule(
     id="CS403",
     title="Known vendor default certificate",
     severity=Severity.WARNING,
-    citation="device-protocols.md section 8 (and the sources it cites); Sunell HTTPS FAQ (Solution 1, Q1)",
+    citation="camscan vendor PKI table (each entry with its public source); "
+    "Sunell HTTPS FAQ (Solution 1, Q1)",
     rationale="Factory certificates were not issued for your deployment; many share one key or a "
     "CA key that ships in every firmware image.",
     remediation="Issue the device its own certificate from your site CA (CSR made on the device) and "

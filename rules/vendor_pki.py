@@ -4,7 +4,7 @@ One table, shared by CS403 (known vendor default certificate), CS404 (stale cert
 an IP change: a built-in CA names the boot-time address) and the chain verdict in trust/verdict.py (a
 leaf whose issuer is a firmware built-in CA is an untrusted root, not a missing intermediate).
 
-Every entry cites its source; device-protocols.md section 8 collects them:
+Every entry cites its public source:
 
 - Dahua (and OEMs): per-device leaf issued at boot by a "Product Root CA" baked into every
   firmware image (issuer `O=DahuaTech,L=HangZhou,ST=ZheJiang,C=CN,CN=Product Root CA`; Zeek
@@ -36,7 +36,7 @@ from cryptography.x509.oid import NameOID
 from camscan.certinfo import is_self_signed
 from camscan.model import Severity
 
-SOURCE = "device-protocols.md section 8"
+SOURCE = "camscan vendor PKI table"
 
 _OIDS = {
     "CN": NameOID.COMMON_NAME,

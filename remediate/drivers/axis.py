@@ -1,4 +1,4 @@
-"""Axis VAPIX (device-protocols.md section 5): JSON CGIs, the certificate REST API and the
+"""Axis VAPIX (the calls and their sources: docs/drivers.md): JSON CGIs, the certificate REST API and the
 web server's TLS configuration over SOAP.
 
 Sources (cited in docs/drivers.md):

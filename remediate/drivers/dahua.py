@@ -1,4 +1,4 @@
-"""Dahua / Amcrest CGI (device-protocols.md section 6): plain `key=value` text with Digest.
+"""Dahua / Amcrest CGI (the calls and their sources: docs/drivers.md): plain `key=value` text with Digest.
 
 No public description of a Dahua certificate CGI exists (section 6): certificates go through
 ONVIF Advanced Security (inherited) where the device offers it, else the plan's manual steps.

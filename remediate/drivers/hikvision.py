@@ -1,4 +1,4 @@
-"""Hikvision ISAPI (device-protocols.md section 4): XML over HTTPS with Digest.
+"""Hikvision ISAPI (the calls and their sources: docs/drivers.md): XML over HTTPS with Digest.
 
 ISAPI answers many failures with HTTP 200 and a ResponseStatus whose statusCode is not 1, so
 every answer's body is read, and writes echo the XML namespace the device itself answered in

@@ -41,7 +41,10 @@ def _ctx(anchor: x509.Certificate) -> AuditContext:
 def test_excluded_subtrees_and_an_intermediate_constraint() -> None:
     constraints = x509.NameConstraints(
         permitted_subtrees=None,
-        excluded_subtrees=[x509.DNSName("corp.example"), x509.IPAddress(ipaddress.ip_network("198.51.100.0/24"))],
+        excluded_subtrees=[
+            x509.DNSName("corp.example"),
+            x509.IPAddress(ipaddress.ip_network("198.51.100.0/24")),
+        ],
     )
     root = pki.make_ca("root")
     issuing = pki.make_ca("issuing", issuer=root, extensions=[(constraints, True)])
